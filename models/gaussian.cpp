@@ -1,0 +1,33 @@
+#include "models/builtin.hpp"
+
+#include <boost/random/normal_distribution.hpp>
+
+#include <cmath>
+#include <limits>
+
+namespace betacrit {
+namespace {
+class Gaussian final : public Model {
+ public:
+  explicit Gaussian(const ParamValues& p) : Model("gaussian", p), mu_(param("mu")), sigma_(param("sigma")) {}
+  void draw(Engine& eng, std::uint64_t, std::uint64_t, std::span<double> out) const override {
+    boost::random::normal_distribution<double> dist(mu_, sigma_);
+    for (double& x : out) x = dist(eng);
+  }
+  std::optional<double> theory_beta(double log_n) const override { return std::sqrt(2.0 * log_n) / sigma_; }
+  TheoryLaw law() const override { return {0.5, "sqrt(2 log n)/sigma"}; }
+  std::optional<double> limit_norm_entropy(double c) const override { return c < 1 ? 1 - c * c : 0.0; }
+
+ private:
+  double mu_, sigma_;
+};
+}  // namespace
+
+ModelInfo gaussian_info() {
+  return {"gaussian", "iid N(mu, sigma^2) scores",
+          {ParamSpec{"mu", ParamSpec::Kind::Real, 0.0, -kInf, false, kInf, false, "mean of the scores"},
+           positive_real("sigma", 1.0, "standard deviation of the scores")},
+          "beta*(n) = sqrt(2 log n)/sigma, gamma = 1/2",
+          [](const ParamValues& p) -> std::unique_ptr<Model> { return std::make_unique<Gaussian>(p); }};
+}
+}  // namespace betacrit

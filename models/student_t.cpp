@@ -1,0 +1,33 @@
+#include "models/builtin.hpp"
+
+#include <boost/random/student_t_distribution.hpp>
+
+#include <cmath>
+
+namespace betacrit {
+namespace {
+class StudentT final : public Model {
+ public:
+  explicit StudentT(const ParamValues& p) : Model("student_t", p), nu_(param("nu")), scale_(param("scale")) {}
+  void draw(Engine& eng, std::uint64_t, std::uint64_t, std::span<double> out) const override {
+    boost::random::student_t_distribution<double> dist(nu_);
+    for (double& x : out) x = scale_ * dist(eng);
+  }
+  std::optional<double> theory_beta(double log_n) const override {
+    return log_n * std::exp(-log_n / nu_) / scale_;
+  }
+  TheoryLaw law() const override { return {std::nullopt, "~ log n * n^(-1/nu)/scale (power law in n, no polylog law)"}; }
+
+ private:
+  double nu_, scale_;
+};
+}  // namespace
+
+ModelInfo student_t_info() {
+  return {"student_t", "iid scale * t_nu scores (polynomial upper tail)",
+          {positive_real("nu", 3.0, "degrees of freedom (tail index)"),
+           positive_real("scale", 1.0, "scale factor")},
+          "beta*(n) ~ log n * n^(-1/nu)/scale: power law, no (log n)^gamma law",
+          [](const ParamValues& p) -> std::unique_ptr<Model> { return std::make_unique<StudentT>(p); }};
+}
+}  // namespace betacrit
