@@ -61,6 +61,14 @@ class Model {
     return std::nullopt;
   }
 
+  /// Tail quantile for tail mode (SPEC §9): the score x with log P(X > x) = log_p, for
+  /// log_p <= 0 far below the double range (e.g. -1000 log 2). None when the model has no
+  /// known tail quantile (tail mode is then a config error).
+  [[nodiscard]] virtual std::optional<double> upper_quantile_log(double log_p) const {
+    (void)log_p;
+    return std::nullopt;
+  }
+
   /// Rows of this model are iid draws of one distribution (tail mode applies).
   [[nodiscard]] virtual bool iid() const { return true; }
 
