@@ -90,10 +90,13 @@ void GapMeasureBuilder::add_gap(double gap) {
 }
 
 void GapMeasureBuilder::add_weighted_gap(double gap, double weight) {
+  if (!(weight > 0) || !std::isfinite(weight)) throw std::invalid_argument("gap weight must be positive and finite");
   if (gap == 0.0) {
     m_ += weight;
   } else {
-    bucket_add(gap, weight);
+    if (!(gap > 0) || !std::isfinite(gap))
+      throw std::invalid_argument("gap must be positive and finite (score above the maximum, or overflow)");
+    weighted_.emplace_back(gap, weight);
     count_add(gap, weight);
   }
   total_ += weight;
@@ -155,6 +158,30 @@ GapMeasure GapMeasureBuilder::finish(double log_n) {
     if (!blk) continue;
     for (std::size_t i = 0; i < kPerBlock; ++i)
       if (blk[i].power[0] > 0) g.buckets.push_back(blk[i]);
+  }
+  if (!weighted_.empty()) {
+    // Weighted gaps are exact atoms (centre = the gap, half-width 0), merged into the
+    // ascending order of min_gap that sums() and accumulation_search rely on.
+    std::sort(weighted_.begin(), weighted_.end());
+    std::vector<GapBucket> merged;
+    merged.reserve(g.buckets.size() + weighted_.size());
+    auto it = g.buckets.begin();
+    for (std::size_t i = 0; i < weighted_.size();) {
+      const double gap = weighted_[i].first;
+      double w = 0;
+      for (; i < weighted_.size() && weighted_[i].first == gap; ++i) w += weighted_[i].second;
+      for (; it != g.buckets.end() && it->min_gap <= gap; ++it) merged.push_back(*it);
+      GapBucket atom;
+      atom.center = gap;
+      atom.half_width = 0;
+      atom.min_gap = atom.max_gap = gap;
+      atom.power[0] = w;
+      merged.push_back(atom);
+    }
+    merged.insert(merged.end(), it, g.buckets.end());
+    g.buckets = std::move(merged);
+    near_threshold_ = std::min(near_threshold_, weighted_.front().first);
+    near_truncated_ = true;
   }
   std::sort(near_.begin(), near_.end());
   g.near = std::move(near_);

@@ -18,6 +18,7 @@
 #include <limits>
 #include <memory>
 #include <span>
+#include <utility>
 #include <vector>
 
 namespace betacrit {
@@ -82,7 +83,10 @@ class GapMeasureBuilder {
   }
   /// Adds a gap Δ >= 0 with weight 1 (kept in `near` if among the smallest).
   void add_gap(double gap);
-  /// Adds a weighted gap (tail-mode strata): enters buckets and N_n(t), never `near`.
+  /// Adds a weighted gap (tail-mode strata): enters N_n(t) and becomes an exact atom bucket
+  /// of its own (never merged into a Taylor bucket, so S0 and S1 stay exact whatever the
+  /// weight; never in `near`). `near_complete_below` is capped at the smallest weighted gap.
+  /// Memory grows with the number of weighted gaps: callers add a bounded number.
   void add_weighted_gap(double gap, double weight);
   /// Finishes the measure; `n` is the total weight (checked against what was added when exact).
   GapMeasure finish(double log_n);
@@ -101,6 +105,7 @@ class GapMeasureBuilder {
   double near_threshold_ = std::numeric_limits<double>::infinity();
   bool near_truncated_ = false;
   std::vector<double> count_hist_;
+  std::vector<std::pair<double, double>> weighted_;  ///< (gap, weight) of add_weighted_gap
 };
 
 }  // namespace betacrit
