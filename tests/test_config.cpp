@@ -365,3 +365,25 @@ TEST_CASE("ConfigError joins located problems compiler-style and paths with ': '
   CHECK(std::string(e.what()) == "a.json:3:7: syntax error\na.json: rows: must be an integer >= 1, got 0");
   CHECK(e.problems.size() == 2);
 }
+
+TEST_CASE("the examples in docs/config.md are valid configs", "[config][docs]") {
+  std::ifstream in(fs::path(BETACRIT_SOURCE_DIR) / "docs" / "config.md");
+  REQUIRE(in);
+  std::stringstream doc;
+  doc << in.rdbuf();
+  const std::string text = doc.str();
+  int examples = 0;
+  for (const std::string fence : {"```jsonc\n", "```json\n"}) {
+    for (std::size_t pos = text.find(fence); pos != std::string::npos; pos = text.find(fence, pos)) {
+      const std::size_t start = pos + fence.size();
+      const std::size_t end = text.find("```", start);
+      REQUIRE(end != std::string::npos);
+      const std::string example = text.substr(start, end - start);
+      CAPTURE(example);
+      CHECK_NOTHROW(parse_config(example, "docs/config.md"));
+      ++examples;
+      pos = end + 3;
+    }
+  }
+  CHECK(examples >= 2);
+}
