@@ -3,7 +3,8 @@
 // log P(X > x) = log_p, accurate for tail probabilities far below the double range
 // (log_p = -1000 log 2 and beyond). Where p = exp(log_p) is a normal double, Boost.Math's
 // quantile(complement(dist, p)) is used (the lower quantile of 1 - p for p >= 1/2); beyond,
-// a convergent log-space representation of the tail is inverted by Newton's method:
+// a convergent log-space representation of the tail is inverted by Newton's method
+// (for the Student t also wherever that series converges fast, x <= 0.1):
 //  * normal:    log Φ̄(z) = -z²/2 - log √(2π) + log R(z), R(z) = Φ̄(z)/φ(z) the Mills ratio
 //               from Laplace's continued fraction R = 1/(z + 1/(z + 2/(z + 3/(z + …))));
 //  * student t: P(T > t) = ½ I_x(ν/2, ½), x = ν/(ν + t²), with
