@@ -78,7 +78,8 @@ double log_uniform_between(Engine& eng, double lo, double hi) {
   return lo + std::log1p(u * std::expm1(hi - lo));
 }
 
-/// e^{hi} - e^{lo} relative to e^{lo}: expm1(hi - lo), for the stratum shares below.
+/// Share of the sub-stratum [slo, shi] in the probability of the stratum [lo, hi] (bounds
+/// in log V): (e^shi - e^slo)/(e^hi - e^lo).
 double share_of(double slo, double shi, double lo, double hi) {
   return std::exp(slo - lo) * std::expm1(shi - slo) / std::expm1(hi - lo);
 }
