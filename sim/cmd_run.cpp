@@ -108,9 +108,9 @@ class Monitor {
     if (thread_.joinable()) thread_.join();
   }
   /// Final progress line (the bar at 100%, or where it stopped).
-  void finish() {
+  void finish(bool complete) {
     if (quiet_) return;
-    report(true);
+    report(complete);
     if (tty_) std::cerr << "\n";
   }
   /// The first checkpoint failure, if any (the run goes on; the final write will tell).
@@ -123,7 +123,8 @@ class Monitor {
     const double report_every = tty_ ? 0.25 : 5.0;
     std::unique_lock lock(mutex_);
     while (!stopped_) {
-      wake_.wait_for(lock, std::chrono::milliseconds(tty_ ? 250 : 500));
+      const double tick = std::min(tty_ ? 0.25 : 0.5, clock_.interval());
+      wake_.wait_for(lock, std::chrono::duration<double>(tick));
       if (stopped_) break;
       lock.unlock();
       const auto now = Clock::now();
@@ -226,8 +227,9 @@ void print_run_summary(const std::string& results_path, const RunConfig& cfg, st
   out << "\nresults: " << results_path << "  (" << cfg.rows << " rows per (model, n); beta in inverse score units, "
       << "values at the largest n)\n";
   out << std::left << std::setw(16) << "model" << std::setw(6) << "mode" << std::setw(24) << "n"
-      << std::setw(30) << "median beta_acc [95% CI]" << std::setw(15) << "median beta_half" << "  "
-      << std::setw(16) << "sweep_half_mass" << "theory beta*\n";
+      << std::setw(32) << "median beta_acc [95% CI]" << std::setw(18) << "median beta_half" << std::setw(17)
+      << "sweep_half_mass" << "theory beta*\n";
+  bool unbracketed = false;
   for (const ModelEntry& me : cfg.models) {
     const h5::Group g = f.open_group("/models/" + me.label);
     const std::size_t N = g.open_dataset("log2_n").dims().at(0);
@@ -238,12 +240,19 @@ void print_run_summary(const std::string& results_path, const RunConfig& cfg, st
             num(summary_at_last(g, "accumulation", 2)) + "]";
     const std::string half = g.exists("critical/half_mass_summary") ? num(summary_at_last(g, "half_mass", 0)) : "-";
     std::string sweep = "-";
-    if (g.exists("critical/sweep_half_mass")) sweep = num(g.read<double>("critical/sweep_half_mass").data.back());
+    if (g.exists("critical/sweep_half_mass")) {
+      const double v = g.read<double>("critical/sweep_half_mass").data.back();
+      sweep = std::isnan(v) ? "nan*" : num(v);
+      unbracketed = unbracketed || std::isnan(v);
+    }
     std::string theory = "-";
     if (g.exists("theory/beta_star")) theory = num(g.read<double>("theory/beta_star").data.back());
     out << std::left << std::setw(16) << me.label << std::setw(6) << g.string_attr("mode") << std::setw(24) << range
-        << std::setw(30) << acc << std::setw(15) << half << "  " << std::setw(16) << sweep << theory << "\n";
+        << std::setw(32) << acc << std::setw(18) << half << std::setw(17) << sweep << theory << "\n";
   }
+  if (unbracketed)
+    out << "* nan: the beta grid does not bracket the mean max_weight = 1/2 crossing (see the 'notes' attribute "
+           "of critical/sweep_half_mass)\n";
   out << std::flush;
 }
 
@@ -281,7 +290,9 @@ int cmd_run(const RunArgs& args) {
   if (!out_path.parent_path().empty()) {
     std::error_code ec;
     fs::create_directories(out_path.parent_path(), ec);
-    if (ec) throw UsageError("cannot create the output directory '" + out_path.parent_path().string() + "': " + ec.message());
+    if (ec)
+      throw UsageError("cannot write output '" + out + "': cannot create its directory '" +
+                       out_path.parent_path().string() + "': " + ec.message());
   }
   store::remove_stale_temporaries(out);
 
@@ -334,7 +345,7 @@ int cmd_run(const RunArgs& args) {
       throw;
     }
     monitor.stop();
-    monitor.finish();
+    monitor.finish(sweep->complete());
   }
 
   if (!sweep->complete()) {

@@ -29,8 +29,6 @@ namespace {
 constexpr double kNaN = std::numeric_limits<double>::quiet_NaN();
 constexpr const char* kInvBeta = "1/score";  // β is in inverse score units
 
-std::string mode_name(RowMode m) { return m == RowMode::tail ? "tail" : "exact"; }
-
 void describe(const h5::Object& o, const std::string& description, const std::string& units = "") {
   o.set_string_attr("description", description);
   if (!units.empty()) o.set_string_attr("units", units);
@@ -70,7 +68,7 @@ void write_model(const h5::Group& models, const RunConfig& cfg, const RunPlan& p
   const TheoryLaw law = model.law();
   if (law.gamma) g.set_double_attr("law_gamma", *law.gamma);
   g.set_string_attr("law_formula", law.formula);
-  g.set_string_attr("mode", mode_name(me.mode));
+  g.set_string_attr("mode", std::string(row_mode_name(me.mode)));
   g.set_int_attr("rows", static_cast<std::int64_t>(cfg.rows));
   g.set_string_attr("beta_scale", std::string(beta_scale_name(cfg.beta_scale)));
 
