@@ -87,13 +87,11 @@ std::string temp_file(const std::string& name) {
 /// Every dataset of a file, read as doubles, by path.
 void collect(const h5::Group& g, std::map<std::string, std::vector<double>>& out) {
   for (const std::string& name : g.children()) {
-    if (g.exists(name + "/")) {
-      H5O_info_t info;
-      H5Oget_info_by_name(g.id(), name.c_str(), &info, H5P_DEFAULT);
-      if (info.type == H5O_TYPE_GROUP) {
-        collect(g.open_group(name), out);
-        continue;
-      }
+    H5O_info_t info;
+    REQUIRE(H5Oget_info_by_name(g.id(), name.c_str(), &info, H5P_DEFAULT) >= 0);
+    if (info.type == H5O_TYPE_GROUP) {
+      collect(g.open_group(name), out);
+      continue;
     }
     const h5::Dataset d = g.open_dataset(name);
     out[d.path()] = d.read<double>().data;
