@@ -35,12 +35,12 @@ cat >"$tmp/resume.json" <<'EOF'
 EOF
 config="$tmp/resume.json"
 
-start=$(date +%s.%N)
+start_ms=$(($(date +%s%N) / 1000000))
 if ! "$bin" run "$config" -o "$tmp/ref.h5" --threads 1 --quiet >/dev/null 2>"$tmp/ref.err"; then
   bad "uninterrupted run failed: $(cat "$tmp/ref.err")"
   exit 1
 fi
-note "uninterrupted run (1 thread; the killed runs use 2): $(echo "$(date +%s.%N) - $start" | bc) s"
+note "uninterrupted run (1 thread; the killed runs use 2): $(($(date +%s%N) / 1000000 - start_ms)) ms"
 
 is_incomplete() {  # FILE: exit 0 when the file says complete = false and has /progress
   "$py" - "$1" <<'EOF'
