@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Usage: pending_bad_configs.sh BETACRIT_BINARY SOURCE_DIR
+# Usage: test_bad_configs.sh BETACRIT_BINARY SOURCE_DIR
 # For every malformed config in tests/data/bad_configs, `betacrit run FILE -o OUT.h5`
 # must exit with status 2, print the text of the file's "// expect: TEXT" line on
 # stderr, and create no output file (nor any other file next to it).
