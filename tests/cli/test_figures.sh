@@ -5,8 +5,10 @@
 #
 #   bash tests/cli/test_figures.sh BETACRIT_BINARY SOURCE_DIR
 #
-# Input: the synthetic SPEC §7 fixture of tests/data/figures/make_fixture.py (it covers
-# tail mode, missing groups and an unscaled run, which a small real run does not).
+# Inputs: a real run of configs/paper.json shrunk to a few rows and short row lengths
+# (every figure for every model of the paper must come out of it), and the synthetic
+# SPEC §7 fixture of tests/data/figures/make_fixture.py, which covers what a small real
+# run does not: tail mode (log2_n up to 1000, no n), missing groups, an unscaled run.
 set -uo pipefail
 BIN=${1:?usage: test_figures.sh BETACRIT_BINARY SOURCE_DIR}
 SRC=${2:?usage: test_figures.sh BETACRIT_BINARY SOURCE_DIR}
@@ -29,11 +31,11 @@ nonempty_with_magic() {  # FILE: exists, non-empty, PNG/PDF signature matches th
     *.pdf) [[ "$(head -c 5 "$f")" == "%PDF-" ]] ;;
   esac || { echo "  bad file signature: $f"; return 1; }
 }
-expect_exactly() {  # DIR STEM...: DIR holds STEM.png and STEM.pdf for each stem, nothing else
-  local dir=$1; shift
+expect_exactly() {  # DIR "EXT..." STEM...: DIR holds STEM.EXT for each stem and each
+  local dir=$1 exts=($2); shift 2  # extension, nothing else
   local ok=0 want=() stem
   for stem in "$@"; do
-    for ext in png pdf; do
+    for ext in "${exts[@]}"; do
       want+=("$stem.$ext")
       nonempty_with_magic "$dir/$stem.$ext" || ok=1
     done
@@ -54,13 +56,42 @@ mentions() {  # FILE TEXT: FILE contains TEXT
   grep -qF -- "$2" "$1" || { echo "  '$2' not in $1:"; sed 's/^/    /' "$1"; return 1; }
 }
 
+# --- a real run: configs/paper.json with its models, scale and estimators, shrunk ---------
+"$PY" - "$SRC/scripts/figures" "$SRC/configs/paper.json" "$TMP/paper-small.json" "$TMP/labels" <<'PYEOF' \
+  || { echo "FAIL: shrinking configs/paper.json"; exit 1; }
+import importlib.machinery, json, sys
+figures = importlib.machinery.SourceFileLoader("figures", sys.argv[1]).load_module()
+cfg = json.loads(figures.strip_json_comments(open(sys.argv[2]).read()))
+cfg.update(rows=24, n=[64, 256, 1024], output="unused.h5")
+cfg["beta"]["count"] = 16
+cfg["gaps"] = {"t_max": 4.0, "count": 16}
+json.dump(cfg, open(sys.argv[3], "w"), indent=1)
+open(sys.argv[4], "w").write(" ".join(m.get("label", m["type"]) for m in cfg["models"]))
+PYEOF
+check "shrunk paper run exits 0" \
+  exit_status_is 0 "$BIN" run "$TMP/paper-small.json" -o "$TMP/paper-small.h5" --quiet
+check "figures of the shrunk paper run exit 0" \
+  exit_status_is 0 "$FIG" "$TMP/paper-small.h5" -o "$TMP/paper-figs" --formats png --dpi 40
+cp "$TMP/out" "$TMP/paper.log"
+stems=(collapse-overview laws-comparison)
+for label in $(cat "$TMP/labels"); do
+  for kind in gaps observables collapse beta-star phase; do stems+=("$kind-$label"); done
+done
+check "paper run: every figure for every model (${#stems[@]} figures)" \
+  expect_exactly "$TMP/paper-figs" png "${stems[@]}"
+# A run carries everything but the fits (and the limit curve where theory has none):
+# nothing else may be reported missing.
+check "paper run: no figure input missing" \
+  bash -c "! grep '^note:' '$TMP/paper.log' | grep -v 'no fit/ group\|no theory/c + theory/norm_entropy'"
+
+# --- the synthetic fixture ----------------------------------------------------------------
 "$PY" "$SRC/tests/data/figures/make_fixture.py" "$TMP/data" || { echo "FAIL: fixture"; exit 1; }
 
 # --- scaled run: three models, one of them in tail mode (log2_n up to 1000) -------------
 check "figures on the scaled fixture exits 0" \
   exit_status_is 0 "$FIG" "$TMP/data/scaled.h5" -o "$TMP/scaled" --dpi 60
 cp "$TMP/out" "$TMP/scaled.log"
-check "scaled fixture: exactly the expected figures" expect_exactly "$TMP/scaled" \
+check "scaled fixture: exactly the expected figures" expect_exactly "$TMP/scaled" "png pdf" \
   gaps-gaussian gaps-sparse-log2 \
   observables-gaussian observables-sparse-log2 observables-tail-gauss \
   collapse-gaussian collapse-sparse-log2 collapse-tail-gauss \
@@ -70,6 +101,7 @@ check "scaled fixture: exactly the expected figures" expect_exactly "$TMP/scaled
 check "note: tail model without gaps" mentions "$TMP/scaled.log" "tail-gauss: no gaps/ group"
 check "note: observable not stored" mentions "$TMP/scaled.log" "sparse-log2: observable(s) norm_entropy not stored"
 check "note: no fit group" mentions "$TMP/scaled.log" "sparse-log2: no fit/ group"
+check "note: failed fit not drawn" mentions "$TMP/scaled.log" "gaussian: fit/half_mass has no finite gamma and A"
 check "note: no limit curve" mentions "$TMP/scaled.log" "tail-gauss: no theory/c + theory/norm_entropy"
 check "note: phase diagram needs norm_entropy" mentions "$TMP/scaled.log" "sparse-log2: norm_entropy not stored; phase diagram skipped"
 
@@ -77,7 +109,7 @@ check "note: phase diagram needs norm_entropy" mentions "$TMP/scaled.log" "spars
 check "figures on the unscaled fixture exits 0" \
   exit_status_is 0 "$FIG" "$TMP/data/unscaled.h5" -o "$TMP/unscaled" --dpi 60
 cp "$TMP/out" "$TMP/unscaled.log"
-check "unscaled fixture: collapse and phase skipped" expect_exactly "$TMP/unscaled" \
+check "unscaled fixture: collapse and phase skipped" expect_exactly "$TMP/unscaled" "png pdf" \
   gaps-gaussian observables-gaussian beta-star-gaussian laws-comparison
 check "note: collapse needs beta*(n)" mentions "$TMP/unscaled.log" "collapse figure skipped"
 

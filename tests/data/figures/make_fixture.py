@@ -11,7 +11,8 @@ script reads.
 
 scaled.h5   "scale": "theory"; models
             gaussian     exact mode (n uint64 only, no log2_n), every group: obs, critical (+summaries,
-                         sweep_half_mass [N]), gaps, fit/accumulation, theory/
+                         sweep_half_mass [N]), gaps, theory/, fit/accumulation (fitted from
+                         n = 256), fit/half_mass (a failed fit: NaN), fit/collapse_norm_entropy
             sparse-log2  exact mode (n and log2_n), no theory/ group and no fit/ group (β*(n) must come
                          from the stored c grid), only max_weight stored
             tail-gauss   tail mode (log2_n up to 1000, no n dataset), no gaps group
@@ -110,7 +111,13 @@ def write_model(root, label, mtype, params, log2_n, beta_star, scaled, rng,
         f.attrs.update({"gamma": 0.64, "gamma_lo": 0.60, "gamma_hi": 0.69, "A": 0.9, "B": 0.0,
                         "family": "plain", "gamma_plain": 0.64, "chi2_dof": 1.3,
                         "law_weights": json.dumps({"sqrt_log": 0.4, "log": 0.6}),
-                        "verdict": "inconclusive", "reason": "fixture"})
+                        "verdict": "inconclusive", "reason": "fixture", "n_min": 256.0})
+        nan = float("nan")  # a fit that failed: no line, a note
+        g.create_group("fit/half_mass").attrs.update({"gamma": nan, "gamma_lo": nan, "gamma_hi": nan,
+                                                       "A": nan, "B": nan, "family": "plain",
+                                                       "verdict": "inconclusive", "reason": "fixture"})
+        g.create_group("fit/collapse_norm_entropy").attrs.update(
+            {"gamma": 0.55, "gamma_sigma": 0.03, "quality": 1.2, "note": ""})
     if theory:
         th = g.create_group("theory")
         write_dataset(th, "beta_star", beta_star, "theoretical beta*(n)", "1/score")
