@@ -410,9 +410,12 @@ FitResult analyse(std::vector<PointSummary> all_points, const std::vector<std::v
     return fam == FitFamily::plain ? r.law_plain[k] : r.law_corrected[k];
   };
   auto free_fit = [&](FitFamily fam) -> const FreeFit& { return fam == FitFamily::plain ? r.plain : r.corrected; };
+  // The corrected family's CI is widened by kCorrectionSystematic when compared with a law:
+  // the 1/log n term is only the leading correction (docs/science.md).
   auto in_ci = [&](FitFamily fam, std::size_t k) {
     const double g = law_gamma(kLaws[k]);
-    return g >= free_fit(fam).gamma_lo && g <= free_fit(fam).gamma_hi;
+    const double widen = fam == FitFamily::corrected ? kCorrectionSystematic : 0.0;
+    return g >= free_fit(fam).gamma_lo - widen && g <= free_fit(fam).gamma_hi + widen;
   };
   auto excluded = [&](FitFamily fam, std::size_t k) {
     return !law_fit(fam, k).available || (law_fit(fam, k).p_value < alpha && !in_ci(fam, k));
@@ -452,15 +455,30 @@ FitResult analyse(std::vector<PointSummary> all_points, const std::vector<std::v
           ? "corrected gamma " + fmt(r.corrected.fit.gamma) + " " + fmt_ci(r.corrected.gamma_lo, r.corrected.gamma_hi)
           : std::string("no corrected fit (needs 4 row lengths)");
 
-  // 1. β* falling with n: no polylogarithmic law at all.
-  if (r.plain.gamma_hi < 0) {
-    use_family(FitFamily::plain);
-    r.verdict = std::string(kVerdictNone);
-    r.reason = "beta* falls with n (" + plain_text + "): not polylogarithmic";
-    if (r.power_n.fit.gamma < 0)
-      r.reason += "; a power of n fits, beta* ~ A log n n^(-1/nu) with nu = " + fmt(r.power_n.nu(), 1) +
-                  " (chi2/dof " + fmt(r.power_n.fit.chi2_dof()) + ")";
-    return r;
+  // 1. `none` is a strong claim: every law must be excluded in both families, whichever
+  // would decide, so that a chance excursion of one fit cannot produce it. β* falling with
+  // n (the whole plain CI below 0) is the non-polylogarithmic case heavy tails give.
+  {
+    bool all_excluded = true;
+    for (std::size_t k = 0; k < kLaws.size(); ++k) {
+      all_excluded = all_excluded && excluded(FitFamily::plain, k);
+      if (r.corrected.fit.available) all_excluded = all_excluded && excluded(FitFamily::corrected, k);
+    }
+    if (all_excluded) {
+      r.verdict = std::string(kVerdictNone);
+      if (r.plain.gamma_hi < 0) {
+        use_family(FitFamily::plain);
+        r.reason = "beta* falls with n (" + plain_text + "; " + corr_text + "): not polylogarithmic";
+        if (r.power_n.fit.gamma < 0)
+          r.reason += "; a power of n fits, beta* ~ A log n n^(-1/nu) with nu = " + fmt(r.power_n.nu(), 1) +
+                      " (chi2/dof " + fmt(r.power_n.fit.chi2_dof()) + ")";
+        return r;
+      }
+      const bool corr_first = r.corrected.fit.available && adequate(r.corrected.fit) && !adequate(r.plain.fit);
+      use_family(corr_first ? FitFamily::corrected : FitFamily::plain);
+      r.reason = "every law excluded in both families (" + plain_text + "; " + corr_text + "; " + slope_text + ")";
+      return r;
+    }
   }
 
   // 2. Which families decide: the corrected one alone when the local slope drifts beyond
@@ -487,16 +505,11 @@ FitResult analyse(std::vector<PointSummary> all_points, const std::vector<std::v
     return r;
   }
 
-  std::vector<Law> alive;      // not excluded in some deciding family
-  std::vector<Law> everywhere; // supported in every deciding family
+  std::vector<Law> alive;  // not excluded in some deciding family
   for (std::size_t k = 0; k < kLaws.size(); ++k) {
-    bool any_alive = false, all_support = true;
-    for (FitFamily fam : deciding) {
-      any_alive = any_alive || !excluded(fam, k);
-      all_support = all_support && supported(fam, k);
-    }
+    bool any_alive = false;
+    for (FitFamily fam : deciding) any_alive = any_alive || !excluded(fam, k);
     if (any_alive) alive.push_back(kLaws[k]);
-    if (all_support) everywhere.push_back(kLaws[k]);
   }
   // The non-polylogarithmic alternative: an adequate power-of-n fit with a decaying factor
   // that BIC does not strongly disfavour (ΔBIC < 6) against the best law model.
@@ -510,43 +523,70 @@ FitResult analyse(std::vector<PointSummary> all_points, const std::vector<std::v
       "a power of n (beta* ~ A log n n^(-1/nu), nu = " + fmt(r.power_n.nu(), 1) + ") fits as well";
   const std::string both_text = r.drift ? corr_text + "; " + plain_text : plain_text + "; " + corr_text;
 
-  if (alive.empty()) {
-    r.verdict = std::string(kVerdictNone);
-    r.reason = "every law excluded (" + both_text + "; " + slope_text + ")";
-    if (power_alternative) r.reason += "; " + power_text;
+  if (alive.empty()) {  // excluded by the deciding family, kept by the other one
+    r.reason = both_text + "; " + slope_text + ": the " + std::string(family_name(deciding.front())) +
+               " fit excludes every law but the other family keeps some";
     return r;
   }
-  if (alive.size() == 1 && everywhere.size() == 1 && everywhere.front() == alive.front() && !power_alternative) {
-    const Law law = alive.front();
-    r.verdict = std::string(law_token(law));
-    if (r.drift)
-      r.reason = "only " + std::string(law_token(law)) + " fits once the 1/log n correction explains the drift (" +
-                 slope_text + "): " + corr_text + ", B = " + fmt(r.corrected.fit.B) + "; " + plain_text;
-    else
-      r.reason = "only " + std::string(law_token(law)) + " fits, no drift (" + slope_text + "): " + plain_text +
-                 (r.corrected.fit.available ? "; " + corr_text + " agrees" : std::string());
-    return r;
-  }
-  // Inconclusive: say why.
+  // A law is the verdict when it is the only one not excluded and
+  //  * drift: the corrected fit supports it and its CI lies within ±kVerdictResolution;
+  //  * no drift: the corrected fit (if any) supports it, and the plain fit either supports
+  //    it with a CI within ±kVerdictResolution, or has its whole CI within
+  //    ±kApparentTolerance of it (a small finite-size offset that the correction explains);
+  //  and no power of n fits as well.
+  auto within = [](const FreeFit& ff, double g, double tol) {
+    return ff.gamma_lo >= g - tol && ff.gamma_hi <= g + tol;
+  };
   std::string why;
   if (alive.size() >= 2) {
     why = law_list(alive) + " all fit";
-  } else if (!r.drift) {
-    const Law law = alive.front();
-    std::string who;
-    for (FitFamily fam : deciding) {
-      const std::size_t k = static_cast<std::size_t>(std::find(kLaws.begin(), kLaws.end(), law) - kLaws.begin());
-      if (!supported(fam, k)) who += who.empty() ? family_name(fam) : std::string_view(" nor corrected");
-    }
-    why = "only " + std::string(law_token(law)) + " is not excluded, but the " + who +
-          " fit does not support it and the drift is not significant, so an exponent off the four laws "
-          "cannot be ruled out";
   } else {
-    why = "only " + std::string(law_token(alive.front())) + " is not excluded, but the corrected fit does not support it";
+    const Law law = alive.front();
+    const std::size_t k = static_cast<std::size_t>(std::find(kLaws.begin(), kLaws.end(), law) - kLaws.begin());
+    const std::string tok(law_token(law));
+    const double g = law_gamma(law);
+    const bool corr_support = !r.corrected.fit.available || supported(FitFamily::corrected, k);
+    bool ok = false;
+    if (r.drift) {
+      if (!corr_support)
+        why = "only " + tok + " is not excluded, but the corrected fit does not support it";
+      else if (!within(r.corrected, g, kVerdictResolution))
+        why = "only " + tok + " fits, but the corrected CI " + fmt_ci(r.corrected.gamma_lo, r.corrected.gamma_hi) +
+              " reaches beyond " + tok + " +- " + fmt(kVerdictResolution) + ": exponents between the laws are not ruled out";
+      else
+        ok = true;
+    } else {
+      const bool plain_support = supported(FitFamily::plain, k);
+      const bool plain_ok = (plain_support && within(r.plain, g, kVerdictResolution)) ||
+                            within(r.plain, g, kApparentTolerance);
+      if (!corr_support)
+        why = "only " + tok + " is not excluded, but the corrected fit does not support it";
+      else if (!plain_ok && !plain_support)
+        why = "only " + tok + " is not excluded, but the plain fit does not support it and the drift is not "
+              "significant, so an exponent off the four laws cannot be ruled out";
+      else if (!plain_ok)
+        why = "only " + tok + " fits, but the plain CI " + fmt_ci(r.plain.gamma_lo, r.plain.gamma_hi) +
+              " reaches beyond " + tok + " +- " + fmt(kVerdictResolution) + ": exponents between the laws are not ruled out";
+      else
+        ok = true;
+    }
+    if (ok && power_alternative) {
+      why = "only " + tok + " fits among the laws, but " + power_text;
+      ok = false;
+    }
+    if (ok) {
+      r.verdict = tok;
+      if (r.drift)
+        r.reason = "only " + tok + " fits once the 1/log n correction explains the drift (" + slope_text + "): " +
+                   corr_text + ", B = " + fmt(r.corrected.fit.B) + "; " + plain_text;
+      else
+        r.reason = "only " + tok + " fits, no significant drift (" + slope_text + "): " + plain_text +
+                   (r.corrected.fit.available ? "; " + corr_text + ", B = " + fmt(r.corrected.fit.B) : std::string());
+      return r;
+    }
   }
-  if (power_alternative) why += (why.empty() ? "" : "; ") + power_text;
+  if (power_alternative && alive.size() >= 2) why += "; " + power_text;
   r.reason = both_text + "; " + slope_text + ": " + why;
-  return r;
   return r;
 }
 
