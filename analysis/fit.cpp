@@ -530,9 +530,9 @@ FitResult analyse(std::vector<PointSummary> all_points, const std::vector<std::v
   }
   // A law is the verdict when it is the only one not excluded and
   //  * drift: the corrected fit supports it and its CI lies within ±kVerdictResolution;
-  //  * no drift: the corrected fit (if any) supports it, and the plain fit either supports
-  //    it with a CI within ±kVerdictResolution, or has its whole CI within
-  //    ±kApparentTolerance of it (a small finite-size offset that the correction explains);
+  //  * no drift: the corrected fit (if any) supports it, and the plain fit's whole CI lies
+  //    in [γ − kApparentBelow, γ + kApparentAbove] (finite-size approaches put the
+  //    apparent exponent on or above the law, never far below it);
   //  and no power of n fits as well.
   auto within = [](const FreeFit& ff, double g, double tol) {
     return ff.gamma_lo >= g - tol && ff.gamma_hi <= g + tol;
@@ -556,17 +556,13 @@ FitResult analyse(std::vector<PointSummary> all_points, const std::vector<std::v
       else
         ok = true;
     } else {
-      const bool plain_support = supported(FitFamily::plain, k);
-      const bool plain_ok = (plain_support && within(r.plain, g, kVerdictResolution)) ||
-                            within(r.plain, g, kApparentTolerance);
+      const bool plain_ok = r.plain.gamma_lo >= g - kApparentBelow && r.plain.gamma_hi <= g + kApparentAbove;
       if (!corr_support)
         why = "only " + tok + " is not excluded, but the corrected fit does not support it";
-      else if (!plain_ok && !plain_support)
-        why = "only " + tok + " is not excluded, but the plain fit does not support it and the drift is not "
-              "significant, so an exponent off the four laws cannot be ruled out";
       else if (!plain_ok)
-        why = "only " + tok + " fits, but the plain CI " + fmt_ci(r.plain.gamma_lo, r.plain.gamma_hi) +
-              " reaches beyond " + tok + " +- " + fmt(kVerdictResolution) + ": exponents between the laws are not ruled out";
+        why = "only " + tok + " is not excluded, but the plain CI " + fmt_ci(r.plain.gamma_lo, r.plain.gamma_hi) +
+              " is not within [" + fmt(g - kApparentBelow) + ", " + fmt(g + kApparentAbove) +
+              "] and the drift is not significant, so an exponent off the four laws cannot be ruled out";
       else
         ok = true;
     }

@@ -12,6 +12,8 @@
 #include <nlohmann/json.hpp>
 
 #include <cmath>
+#include <map>
+#include <optional>
 #include <sstream>
 #include <string>
 #include <vector>
@@ -106,7 +108,7 @@ TEST_CASE("the 95% CI of a synthetic power law covers its exponent", "[fit][synt
   int covered = 0, total = 0, right_law = 0;
   for (double gamma : {0.5, 1.0, 2.0}) {
     for (std::uint64_t rep = 0; rep < 12; ++rep) {
-      const auto series = lognormal_series(1.3, gamma, 0.4, exps, 300, 1000 * rep + static_cast<std::uint64_t>(gamma * 10));
+      const auto series = lognormal_series(1.3, gamma, 0.25, exps, 300, 1000 * rep + static_cast<std::uint64_t>(gamma * 10));
       const auto r = fit_critical(series, quick(rep));
       CAPTURE(gamma, rep, r.plain.fit.gamma, r.plain.gamma_lo, r.plain.gamma_hi, r.verdict, r.reason);
       REQUIRE(r.plain.gamma_lo < r.plain.gamma_hi);
@@ -333,24 +335,25 @@ TEST_CASE("row engine: student_t is `none` (beta* falls like a power of n)", "[f
 }
 
 TEST_CASE("row engine: gumbel is `constant`, never another law", "[fit][engine][slow]") {
-  // The median β_acc of gumbel rows approaches 1/scale from below like 1 − c/log n, an
-  // apparent exponent ≈ 0.05 at these n. At 300 rows over n = 2^6..2^16 that offset is
-  // below the noise for about half of the data sets (measured over 22 sets); the others
-  // are `inconclusive` with constant the only law left. Never another law, never `none`.
+  // The median β_acc of gumbel rows approaches 1/scale from below like 1 − c/log n: an
+  // apparent exponent ≈ 0.05 at these n, inside the window [−0.05, 0.15] that the verdict
+  // allows once the CI is narrow enough (1000 rows here; with 100–300 rows the CI reaches
+  // below −0.05 and the verdict is `inconclusive`, constant being the only law left).
   int constant = 0;
-  for (std::uint64_t seed : {1, 2, 3, 4, 5}) {
-    const auto sim = simulate("gumbel", {}, "gumbel", exps_range(6, 16, 2), 300, seed);
-    const auto r = fit_critical(sim.accumulation, quick(seed));
-    CAPTURE(seed, r.reason);
-    CHECK((r.verdict == "constant" || r.verdict == "inconclusive"));
-    if (r.verdict == "constant") ++constant;
-    else CHECK(r.reason.find("only constant") != std::string::npos);
-    if (seed == 1) CHECK(r.verdict == "constant");
-    // Every other law is far away: ½ is rejected in both families.
-    CHECK(r.law_plain[1].p_value < 1e-4);
-    CHECK(r.law_corrected[1].p_value < 1e-4);
+  for (std::uint64_t seed : {1, 2}) {
+    const auto sim = simulate("gumbel", {}, "gumbel", exps_range(6, 16, 2), 1000, seed);
+    for (const auto* series : {&sim.accumulation, &sim.half_mass}) {
+      const auto r = fit_critical(*series, quick(seed));
+      CAPTURE(seed, r.reason);
+      CHECK((r.verdict == "constant" || r.verdict == "inconclusive"));
+      if (r.verdict == "constant") ++constant;
+      else CHECK(r.reason.find("only constant") != std::string::npos);
+      // Every other law is far away: ½ is rejected in both families.
+      CHECK(r.law_plain[1].p_value < 1e-4);
+      CHECK(r.law_corrected[1].p_value < 1e-4);
+    }
   }
-  CHECK(constant >= 2);
+  CHECK(constant >= 3);  // of 4 (the calibration test measures the rate: docs/science.md)
 }
 
 TEST_CASE("row engine: gaussian at n <= 2^20 is not log, log_squared or constant", "[fit][engine][slow]") {
@@ -370,4 +373,83 @@ TEST_CASE("row engine: gaussian at n <= 2^20 is not log, log_squared or constant
     CHECK(r.plain.fit.gamma > 0.55);
     CHECK(r.plain.fit.gamma < 0.85);
   }
+}
+
+// Not part of the default run (hidden tag): the measurement behind the numbers quoted in
+// docs/science.md. Run with  betacrit_tests "[measure]"  (about a minute on one core).
+TEST_CASE("measure: the Gaussian finite-size trap at n = 2^6..2^20", "[.][measure]") {
+  const auto exps = exps_range(6, 20, 2);
+  const auto sim = simulate("gaussian", {}, "gaussian", exps, 2000, 7);
+  for (const auto* series : {&sim.accumulation, &sim.half_mass}) {
+    const auto r = fit_critical(*series, quick(7, 1000));
+    std::ostringstream out;
+    out << (series == &sim.accumulation ? "accumulation" : "half_mass") << "\n  n      median   median/sqrt(2 log n)   local slope to next n\n";
+    for (std::size_t i = 0; i < r.points.size(); ++i) {
+      const auto& p = r.points[i];
+      out << "  2^" << exps[i] << "  " << p.median << "  " << p.median / std::sqrt(2 * p.log_n);
+      if (i < r.local_slopes.size()) out << "  " << r.local_slopes[i].slope << " +- " << r.local_slopes[i].sigma;
+      out << "\n";
+    }
+    out << "  plain gamma " << r.plain.fit.gamma << " [" << r.plain.gamma_lo << ", " << r.plain.gamma_hi << "]"
+        << ", corrected gamma " << r.corrected.fit.gamma << " [" << r.corrected.gamma_lo << ", "
+        << r.corrected.gamma_hi << "] B " << r.corrected.fit.B << "\n  verdict " << r.verdict << ": " << r.reason;
+    WARN(out.str());
+    // SPEC §2: the apparent exponent at reachable n is well above ½, and the median is
+    // ~0.85–0.9 of √(2 log n) at n = 2^20.
+    CHECK(r.plain.gamma_lo > 0.55);
+    CHECK_FALSE(is_law(r.verdict));
+  }
+}
+
+// Hidden (not in the default run): the calibration quoted in docs/science.md. Disjoint
+// subsets of rows of models whose law is known — on the menu or between the laws — must
+// never get a wrong law or a wrong `none`. Run with  betacrit_tests "[calibrate]".
+TEST_CASE("calibrate: verdicts over disjoint row subsets never name a wrong law", "[.][calibrate]") {
+  struct Case {
+    std::string type;
+    ParamValues params;
+    std::optional<double> gamma;  // none: β* is a power of n
+  };
+  const std::vector<Case> cases = {{"gaussian", {}, 0.5},
+                                   {"gumbel", {}, 0.0},
+                                   {"weibull_tail", {{"shape", 1.5}}, 1.0 / 3.0},
+                                   {"weibull_tail", {{"shape", 2}}, 0.5},
+                                   {"weibull_tail", {{"shape", 3}}, 2.0 / 3.0},
+                                   {"weibull_tail", {{"shape", 4}}, 0.75},
+                                   {"student_t", {{"nu", 3}}, std::nullopt}};
+  const auto exps = exps_range(6, 16, 2);
+  std::ostringstream out;
+  for (const auto& c : cases) {
+    std::string label = c.type;
+    for (const auto& [name, value] : c.params) {
+      label += '-';
+      label += std::to_string(value).substr(0, 3);
+    }
+    const auto sim = simulate(c.type, c.params, label, exps, 1000, 99);
+    for (int subset_rows : {100, 200, 500, 1000}) {
+      std::map<std::string, int> counts;
+      for (int from = 0; from + subset_rows <= 1000; from += subset_rows) {
+        for (const auto* series : {&sim.accumulation, &sim.half_mass}) {
+          CriticalSeries part;
+          part.log_n = series->log_n;
+          for (const auto& rows : series->rows)
+            part.rows.emplace_back(rows.begin() + from, rows.begin() + from + subset_rows);
+          const auto r = fit_critical(part, quick(static_cast<std::uint64_t>(from), 400));
+          ++counts[r.verdict];
+          CAPTURE(label, subset_rows, from, r.reason);
+          if (is_law(r.verdict)) {  // only the model's own law may be named
+            REQUIRE(c.gamma.has_value());
+            const auto law = law_from_gamma(*c.gamma);
+            REQUIRE(law.has_value());
+            CHECK(r.verdict == law_token(*law));
+          }
+          if (r.verdict == "none") CHECK((!c.gamma || !law_from_gamma(*c.gamma)));  // off the menu
+        }
+      }
+      out << label << " rows " << subset_rows << ":";
+      for (const auto& [v, k] : counts) out << " " << v << " " << k;
+      out << "\n";
+    }
+  }
+  WARN(out.str());
 }
