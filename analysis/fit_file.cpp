@@ -13,7 +13,9 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstdio>
 #include <filesystem>
+#include <limits>
 #include <mutex>
 #include <ostream>
 #include <utility>
@@ -351,9 +353,12 @@ int fit_results_file(const std::string& path, const FitFileOptions& opt, std::os
         if (!per_row) {
           // A sweep-level estimator has one value per n: no rows to resample, so the
           // weights are the floor alone and no law can be claimed.
+          char gamma_text[32];
+          std::snprintf(gamma_text, sizeof gamma_text, "%.2f", r.plain.fit.gamma);
           r.verdict = std::string(kVerdictInconclusive);
-          r.reason = "one value per n (sweep-level estimator): no per-row spread to weigh the fit, gamma " +
-                     std::to_string(r.plain.fit.gamma).substr(0, 5) + " is indicative only";
+          r.reason = std::string("one value per n (sweep-level estimator): no per-row spread to weigh the fit or "
+                                 "bound gamma; the plain gamma ") + gamma_text + " is indicative only";
+          r.gamma_lo = r.gamma_hi = r.chi2_dof = std::numeric_limits<double>::quiet_NaN();
         }
         rows.push_back({label, est, theory, std::move(r)});
         jobs.push_back({label, est, per_row, opt.n_min ? static_cast<double>(*opt.n_min) : 0.0});

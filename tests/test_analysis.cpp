@@ -2,16 +2,23 @@
 // deterministic data, closed-form finite-size drifts, and per-row data from the library's
 // own row engine (measure_row + the row estimators, models from make_model).
 #include "analysis/fit.hpp"
+#include "analysis/fit_file.hpp"
 #include "analysis/table.hpp"
 #include "models/model.hpp"
 #include "sim/estimators.hpp"
 #include "sim/row_engine.hpp"
 
 #include <boost/random/normal_distribution.hpp>
+#include <hdf5.h>
+#include <sys/wait.h>
+#include <unistd.h>
 #include <catch2/catch.hpp>
 #include <nlohmann/json.hpp>
 
 #include <cmath>
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
 #include <map>
 #include <optional>
 #include <sstream>
@@ -452,4 +459,195 @@ TEST_CASE("calibrate: verdicts over disjoint row subsets never name a wrong law"
     }
   }
   WARN(out.str());
+}
+
+// ---------------------------------------------------------------- results files
+
+namespace {
+
+/// Writes a minimal results file in the SPEC §7 layout with the HDF5 C API.
+struct ResultsWriter {
+  hid_t file;
+  explicit ResultsWriter(const std::string& path) {
+    file = H5Fcreate(path.c_str(), H5F_ACC_TRUNC, H5P_DEFAULT, H5P_DEFAULT);
+    REQUIRE(file >= 0);
+  }
+  ~ResultsWriter() { H5Fclose(file); }
+  void group(const std::string& path) {
+    hid_t lcpl = H5Pcreate(H5P_LINK_CREATE);
+    H5Pset_create_intermediate_group(lcpl, 1);
+    hid_t g = H5Gcreate2(file, path.c_str(), lcpl, H5P_DEFAULT, H5P_DEFAULT);
+    H5Gclose(g);
+    H5Pclose(lcpl);
+  }
+  template <class T>
+  void dataset(const std::string& path, hid_t type, const std::vector<T>& data, std::vector<hsize_t> dims) {
+    hid_t lcpl = H5Pcreate(H5P_LINK_CREATE);
+    H5Pset_create_intermediate_group(lcpl, 1);
+    hid_t space = H5Screate_simple(static_cast<int>(dims.size()), dims.data(), nullptr);
+    hid_t d = H5Dcreate2(file, path.c_str(), type, space, lcpl, H5P_DEFAULT, H5P_DEFAULT);
+    REQUIRE(d >= 0);
+    H5Dwrite(d, type, H5S_ALL, H5S_ALL, H5P_DEFAULT, data.data());
+    H5Dclose(d);
+    H5Sclose(space);
+    H5Pclose(lcpl);
+  }
+  void string_attr(const std::string& obj, const std::string& name, const std::string& value) {
+    hid_t type = H5Tcopy(H5T_C_S1);
+    H5Tset_size(type, H5T_VARIABLE);
+    hid_t space = H5Screate(H5S_SCALAR);
+    hid_t a = H5Acreate_by_name(file, obj.c_str(), name.c_str(), type, space, H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
+    const char* text = value.c_str();
+    H5Awrite(a, type, &text);
+    H5Aclose(a);
+    H5Sclose(space);
+    H5Tclose(type);
+  }
+  template <class T>
+  void number_attr(const std::string& obj, const std::string& name, hid_t type, T value) {
+    hid_t space = H5Screate(H5S_SCALAR);
+    hid_t a = H5Acreate_by_name(file, obj.c_str(), name.c_str(), type, space, H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
+    H5Awrite(a, type, &value);
+    H5Aclose(a);
+    H5Sclose(space);
+  }
+  /// A model group with per-row accumulation values, a summary and a sweep-level value.
+  void model(const std::string& label, const std::string& type, const std::vector<std::uint64_t>& n,
+             const CriticalSeries& cs, std::optional<double> law_gamma) {
+    const std::string g = "/models/" + label;
+    group(g);
+    string_attr(g, "type", type);
+    string_attr(g, "params", "{}");
+    if (law_gamma) number_attr(g, "law_gamma", H5T_NATIVE_DOUBLE, *law_gamma);
+    dataset(g + "/n", H5T_NATIVE_UINT64, n, {n.size()});
+    const std::size_t R = cs.rows.front().size();
+    std::vector<double> flat, summary(n.size() * 5, 1.0), sweep;
+    for (const auto& r : cs.rows) flat.insert(flat.end(), r.begin(), r.end());
+    for (const auto& r : cs.rows) sweep.push_back(r.front());
+    dataset(g + "/critical/accumulation", H5T_NATIVE_DOUBLE, flat, {n.size(), R});
+    dataset(g + "/critical/accumulation_summary", H5T_NATIVE_DOUBLE, summary, {n.size(), 5});
+    dataset(g + "/critical/sweep_half_mass", H5T_NATIVE_DOUBLE, sweep, {n.size()});
+  }
+};
+
+std::string temp_path(const std::string& name) {
+  return (std::filesystem::temp_directory_path() / ("betacrit-test-" + std::to_string(::getpid()) + "-" + name)).string();
+}
+
+std::string read_fit_attr(const std::string& path, const std::string& obj, const std::string& name) {
+  hid_t f = H5Fopen(path.c_str(), H5F_ACC_RDONLY, H5P_DEFAULT);
+  hid_t a = H5Aopen_by_name(f, obj.c_str(), name.c_str(), H5P_DEFAULT, H5P_DEFAULT);
+  std::string out = "<missing>";
+  if (a >= 0) {
+    hid_t type = H5Aget_type(a);
+    if (H5Tget_class(type) == H5T_STRING) {
+      hid_t mem = H5Tcopy(H5T_C_S1);
+      H5Tset_size(mem, H5T_VARIABLE);
+      char* text = nullptr;
+      H5Aread(a, mem, &text);
+      out = text;
+      H5free_memory(text);
+      H5Tclose(mem);
+    } else {
+      double v = 0;
+      H5Aread(a, H5T_NATIVE_DOUBLE, &v);
+      out = std::to_string(v);
+    }
+    H5Tclose(type);
+    H5Aclose(a);
+  }
+  H5Fclose(f);
+  return out;
+}
+
+}  // namespace
+
+TEST_CASE("fit_results_file fits a results file, prints the table and stores the attributes", "[fit][file]") {
+  const std::string path = temp_path("results.h5");
+  std::vector<std::uint64_t> n;
+  for (int e = 6; e <= 20; e += 2) n.push_back(std::uint64_t{1} << e);
+  std::vector<double> exps(n.size());
+  for (std::size_t i = 0; i < n.size(); ++i) exps[i] = std::log2(static_cast<double>(n[i]));
+  {
+    ResultsWriter w(path);
+    w.number_attr("/", "seed", H5T_NATIVE_UINT64, std::uint64_t{20260512});
+    w.number_attr("/", "complete", H5T_NATIVE_INT8, std::int8_t{1});
+    w.model("sparse-log", "sparse_gap", n, lognormal_series(1.0, 1.0, 0.05, exps, 50, 1), 1.0);
+    w.model("heavy", "student_t", n, lognormal_series(1.0, -1.5, 0.3, exps, 50, 2), std::nullopt);
+  }
+  std::ostringstream out;
+  REQUIRE(fit_results_file(path, {}, out) == 0);
+  const std::string table = out.str();
+  CAPTURE(table);
+  CHECK(table.find("sparse-log") != std::string::npos);
+  CHECK(table.find("heavy") != std::string::npos);
+  CHECK(table.find("sweep_half_mass") != std::string::npos);
+  CHECK(table.find("one value per n") != std::string::npos);
+  // The stored attributes say what the table says.
+  CHECK(read_fit_attr(path, "/models/sparse-log/fit/accumulation", "verdict") == "log");
+  CHECK(read_fit_attr(path, "/models/heavy/fit/accumulation", "verdict") == "none");
+  CHECK(read_fit_attr(path, "/models/heavy/fit/accumulation", "family") == "plain");
+  CHECK(read_fit_attr(path, "/models/sparse-log/fit/sweep_half_mass", "verdict") == "inconclusive");
+  const auto weights = nlohmann::json::parse(read_fit_attr(path, "/models/sparse-log/fit/accumulation", "law_weights"));
+  CHECK(weights["criterion"] == "BIC");
+  CHECK(weights["corrected"]["log"]["weight"].is_number());
+  for (const char* attr : {"gamma", "gamma_lo", "gamma_hi", "A", "B", "gamma_plain", "chi2_dof", "reason"})
+    CHECK(read_fit_attr(path, "/models/sparse-log/fit/accumulation", attr) != "<missing>");
+  // The theory column comes from law_gamma, else from the model type.
+  CHECK(table.find("none  ") != std::string::npos);
+
+  // --json, --estimator and --n-min; a second fit replaces the attributes.
+  FitFileOptions opt;
+  opt.json = true;
+  opt.estimator = "accumulation";
+  opt.n_min = 1024;
+  std::ostringstream js;
+  REQUIRE(fit_results_file(path, opt, js) == 0);
+  const auto j = nlohmann::json::parse(js.str());
+  REQUIRE(j["fits"].size() == 2);
+  for (const auto& f : j["fits"]) {
+    CHECK(f["estimator"] == "accumulation");
+    CHECK(f["points"].size() == 6);  // 2^10 .. 2^20
+  }
+  CHECK(read_fit_attr(path, "/models/sparse-log/fit/accumulation", "n_min") == std::to_string(1024.0));
+  std::filesystem::remove(path);
+}
+
+TEST_CASE("fit_results_file: bad input is a usage error naming the file and object", "[fit][file]") {
+  std::ostringstream out;
+  CHECK_THROWS_WITH(fit_results_file(temp_path("missing.h5"), {}, out), Catch::Contains("no such file"));
+  const std::string text = temp_path("text.h5");
+  { std::ofstream(text) << "not hdf5"; }
+  CHECK_THROWS_WITH(fit_results_file(text, {}, out), Catch::Contains("not an HDF5 file"));
+  std::filesystem::remove(text);
+
+  const std::string path = temp_path("bad.h5");
+  {
+    ResultsWriter w(path);
+    w.group("/other");
+  }
+  CHECK_THROWS_WITH(fit_results_file(path, {}, out), Catch::Contains("/models") && Catch::Contains(path));
+  {
+    ResultsWriter w(path);
+    w.number_attr("/", "complete", H5T_NATIVE_INT8, std::int8_t{0});
+  }
+  CHECK_THROWS_WITH(fit_results_file(path, {}, out), Catch::Contains("unfinished"));
+  {
+    ResultsWriter w(path);
+    w.model("m", "gaussian", {64, 256, 1024}, lognormal_series(1, 0.5, 0.1, {6, 8, 10}, 5, 1), 0.5);
+    // critical values for 2 row lengths under an n of 3
+    w.dataset("/models/m/critical/half_mass", H5T_NATIVE_DOUBLE, std::vector<double>(10, 1.0), {2, 5});
+  }
+  CHECK_THROWS_WITH(fit_results_file(path, {}, out),
+                    Catch::Contains("/models/m/critical/half_mass") && Catch::Contains("N = 3"));
+  FitFileOptions opt;
+  opt.estimator = "entropy_fraction";
+  CHECK_THROWS_WITH(fit_results_file(path, opt, out),
+                    Catch::Contains("--estimator entropy_fraction") && Catch::Contains("accumulation"));
+  std::filesystem::remove(path);
+
+  // Through the command line: exit status 2 and the message on stderr.
+  const std::string cmd = std::string(BETACRIT_BINARY) + " fit " + temp_path("missing.h5") + " 2>/dev/null";
+  const int status = std::system(cmd.c_str());
+  CHECK(WEXITSTATUS(status) == 2);
 }
