@@ -539,7 +539,7 @@ FitResult analyse(std::vector<PointSummary> all_points, const std::vector<std::v
   };
   std::string why;
   if (alive.size() >= 2) {
-    why = law_list(alive) + " all fit";
+    why = law_list(alive) + (alive.size() == 2 ? " both fit" : " all fit");
   } else {
     const Law law = alive.front();
     const std::size_t k = static_cast<std::size_t>(std::find(kLaws.begin(), kLaws.end(), law) - kLaws.begin());
