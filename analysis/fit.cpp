@@ -614,6 +614,7 @@ FitResult fit_critical(const CriticalSeries& series, const FitOptions& options) 
       if (std::isfinite(v)) x.push_back(v);
     p.rows = x.size();
     p.median = p.median_lo = p.median_hi = p.sigma_log = kNaN;
+    p.mean = p.mean_lo = p.mean_hi = kNaN;
     if (!(std::isfinite(p.log_n) && p.log_n > 0)) {
       p.note = "log n not positive and finite";
       continue;
@@ -623,6 +624,14 @@ FitResult fit_critical(const CriticalSeries& series, const FitOptions& options) 
       continue;
     }
     p.median = median(x);
+    {
+      Engine mean_eng(row_stream_key(options.seed, "fit-bootstrap-mean", std::bit_cast<std::uint64_t>(p.log_n), 0));
+      std::vector<double> means = bootstrap_means(x, mean_eng, R);
+      std::sort(means.begin(), means.end());
+      p.mean = std::accumulate(x.begin(), x.end(), 0.0) / static_cast<double>(x.size());
+      p.mean_lo = means.empty() ? p.mean : percentile_sorted(means, 0.025);
+      p.mean_hi = means.empty() ? p.mean : percentile_sorted(means, 0.975);
+    }
     // The bootstrap stream of a point depends on the seed and its n only, so leaving
     // other n out (--n-min) changes nothing here.
     Engine eng(row_stream_key(options.seed, "fit-bootstrap", std::bit_cast<std::uint64_t>(p.log_n), 0));
@@ -714,7 +723,9 @@ nlohmann::json FitResult::to_json() const {
     nlohmann::json pj{{"log_n", p.log_n},         {"log2_n", p.log_n / std::log(2.0)},
                       {"rows", p.rows},           {"median", p.median},
                       {"median_lo", p.median_lo}, {"median_hi", p.median_hi},
-                      {"sigma_log", p.sigma_log}, {"used", p.used}};
+                      {"mean", p.mean},           {"mean_lo", p.mean_lo},
+                      {"mean_hi", p.mean_hi},     {"sigma_log", p.sigma_log},
+                      {"used", p.used}};
     if (!p.note.empty()) pj["note"] = p.note;
     pts.push_back(pj);
   }

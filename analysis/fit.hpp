@@ -88,6 +88,8 @@ struct PointSummary {
   double log_n = 0;
   std::size_t rows = 0;        ///< finite per-row values
   double median = 0, median_lo = 0, median_hi = 0;  ///< median and its 95% bootstrap CI
+  double mean = 0, mean_lo = 0, mean_hi = 0;        ///< mean and its 95% bootstrap CI (reported
+                                                    ///< only: heavy tails make it unstable)
   double sigma_log = 0;        ///< σ of log median used as weight (bootstrap, floored)
   bool used = false;           ///< false: left out (reason in `note`)
   std::string note;

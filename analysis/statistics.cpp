@@ -39,6 +39,17 @@ std::vector<double> bootstrap_medians(std::span<const double> values, Engine& en
   return meds;
 }
 
+std::vector<double> bootstrap_means(std::span<const double> values, Engine& engine, int resamples) {
+  boost::random::uniform_int_distribution<std::size_t> pick(0, values.size() - 1);
+  std::vector<double> means(static_cast<std::size_t>(std::max(resamples, 0)));
+  for (auto& m : means) {
+    double sum = 0;
+    for (std::size_t i = 0; i < values.size(); ++i) sum += values[pick(engine)];
+    m = sum / static_cast<double>(values.size());
+  }
+  return means;
+}
+
 CriticalSummary summarize_critical(std::span<const double> per_row, std::uint64_t bootstrap_seed, int resamples) {
   const double nan = std::numeric_limits<double>::quiet_NaN();
   std::vector<double> x;

@@ -30,6 +30,9 @@ double percentile_sorted(std::span<const double> sorted, double q);
 /// order, drawing from `engine`. `values` must be non-empty and NaN-free.
 std::vector<double> bootstrap_medians(std::span<const double> values, Engine& engine, int resamples);
 
+/// Means of `resamples` bootstrap resamples of `values` (non-empty), drawing from `engine`.
+std::vector<double> bootstrap_means(std::span<const double> values, Engine& engine, int resamples);
+
 /// Summary of one (model, n, estimator) column of per-row values. Non-finite values are
 /// skipped; log statistics use the positive values only. `bootstrap_seed` makes the CI
 /// reproducible; `resamples` defaults to 1000.

@@ -132,6 +132,31 @@ TEST_CASE("the 95% CI of a synthetic power law covers its exponent", "[fit][synt
   CHECK(right_law >= total * 3 / 4);
 }
 
+TEST_CASE("per-n medians and means with bootstrap CIs", "[fit][points]") {
+  // Log-normal rows: median A·L^γ, mean A·L^γ·e^{s²/2}.
+  const double s = 0.25;
+  const std::vector<double> exps = {6, 8, 10, 12, 14, 16, 18, 20, 22, 24};
+  const auto cs = lognormal_series(1.0, 1.0, s, exps, 400, 77);
+  const auto r = fit_critical(cs, quick(3, 1000));
+  int median_covered = 0, mean_covered = 0;
+  double sigma_sum = 0;
+  for (const auto& p : r.points) {
+    REQUIRE(p.used);
+    CHECK(p.rows == 400);
+    CHECK(p.median_lo < p.median);
+    CHECK(p.median < p.median_hi);
+    if (p.median_lo <= p.log_n && p.log_n <= p.median_hi) ++median_covered;
+    const double true_mean = p.log_n * std::exp(0.5 * s * s);
+    if (p.mean_lo <= true_mean && true_mean <= p.mean_hi) ++mean_covered;
+    sigma_sum += p.sigma_log;
+  }
+  // σ of log median ≈ √(π/2)·s/√R for a normal log (asymptotic variance of the median);
+  // the bootstrap estimate of one point scatters by ~25%, their average much less.
+  CHECK(sigma_sum / 10 == Approx(std::sqrt(M_PI / 2) * s / 20).epsilon(0.12));
+  CHECK(median_covered >= 8);  // of 10 95% intervals
+  CHECK(mean_covered >= 8);
+}
+
 TEST_CASE("deterministic data (zero-width bootstrap) fit without NaN", "[fit][deterministic]") {
   CriticalSeries cs;
   for (double e : {6.0, 8.0, 10.0, 12.0, 14.0, 16.0}) {
@@ -150,7 +175,12 @@ TEST_CASE("deterministic data (zero-width bootstrap) fit without NaN", "[fit][de
   CHECK(r.plain.boot_hi == Approx(1.0).margin(1e-9));
   CHECK(r.gamma_lo < 1.0);
   CHECK(r.gamma_hi > 1.0);
-  for (const auto& p : r.points) CHECK(p.sigma_log == FitOptions{}.sigma_floor);
+  for (const auto& p : r.points) {
+    CHECK(p.sigma_log == FitOptions{}.sigma_floor);
+    CHECK(p.mean == Approx(2.0 * p.log_n).epsilon(1e-12));
+    CHECK(p.mean_lo == Approx(p.mean).epsilon(1e-12));
+    CHECK(p.mean_hi == Approx(p.mean).epsilon(1e-12));
+  }
   const auto j = r.law_weights_json();
   double total = 0;
   for (const char* fam : {"plain", "corrected"})
