@@ -247,6 +247,28 @@ std::string theory_of(const H5File& f, const std::string& group) {
   }
 }
 
+/// Model labels in the order of the config's "models" list (root attribute `config`),
+/// others after them by name.
+std::vector<std::string> model_order(const H5File& f, std::vector<std::string> labels) {
+  std::vector<std::string> config_order;
+  if (const auto text = f.string_attr("/", "config")) {
+    const auto j = nlohmann::json::parse(*text, nullptr, false, /*ignore_comments=*/true);
+    if (j.is_object() && j.contains("models") && j["models"].is_array())
+      for (const auto& m : j["models"]) {
+        if (!m.is_object()) continue;
+        if (m.contains("label") && m["label"].is_string()) config_order.push_back(m["label"].get<std::string>());
+        else if (m.contains("type") && m["type"].is_string()) config_order.push_back(m["type"].get<std::string>());
+      }
+  }
+  auto rank = [&](const std::string& label) {
+    const auto it = std::find(config_order.begin(), config_order.end(), label);
+    return static_cast<std::size_t>(it - config_order.begin());
+  };
+  std::stable_sort(labels.begin(), labels.end(),
+                   [&](const std::string& a, const std::string& b) { return rank(a) < rank(b); });
+  return labels;
+}
+
 void write_attributes(const std::string& path, const std::vector<FitTableRow>& rows, const std::vector<FitJob>& jobs) {
   // Write into a copy, then rename it over the original: an interrupted write leaves the
   // original untouched.
@@ -312,7 +334,7 @@ int fit_results_file(const std::string& path, const FitFileOptions& opt, std::os
     if (seed == 0) seed = f.number_attr<std::uint64_t>("/", "seed", H5T_NATIVE_UINT64).value_or(0);
     const double log_n_min = opt.n_min ? std::log(static_cast<double>(*opt.n_min)) : -1.0;
 
-    for (const std::string& label : f.children("/models")) {
+    for (const std::string& label : model_order(f, f.children("/models"))) {
       const std::string group = "/models/" + label;
       std::vector<double> log_n;
       if (f.exists(group + "/log2_n")) {

@@ -602,6 +602,8 @@ TEST_CASE("fit_results_file fits a results file, prints the table and stores the
     ResultsWriter w(path);
     w.number_attr("/", "seed", H5T_NATIVE_UINT64, std::uint64_t{20260512});
     w.number_attr("/", "complete", H5T_NATIVE_INT8, std::int8_t{1});
+    w.string_attr("/", "config", "{\"models\": [{\"type\": \"sparse_gap\", \"label\": \"sparse-log\"}, // first\n"
+                                 " {\"type\": \"student_t\", \"label\": \"heavy\"}]}");
     w.model("sparse-log", "sparse_gap", n, lognormal_series(1.0, 1.0, 0.05, exps, 50, 1), 1.0);
     w.model("heavy", "student_t", n, lognormal_series(1.0, -1.5, 0.3, exps, 50, 2), std::nullopt);
   }
@@ -611,6 +613,7 @@ TEST_CASE("fit_results_file fits a results file, prints the table and stores the
   CAPTURE(table);
   CHECK(table.find("sparse-log") != std::string::npos);
   CHECK(table.find("heavy") != std::string::npos);
+  CHECK(table.find("sparse-log") < table.find("heavy"));  // config order, not name order
   CHECK(table.find("sweep_half_mass") != std::string::npos);
   CHECK(table.find("one value per n") != std::string::npos);
   // The stored attributes say what the table says.
