@@ -1,5 +1,6 @@
 #include "analysis/fit_file.hpp"
 
+#include "analysis/collapse.hpp"
 #include "analysis/fit.hpp"
 #include "analysis/table.hpp"
 #include "models/model.hpp"
@@ -247,6 +248,41 @@ std::string theory_of(const H5File& f, const std::string& group) {
   }
 }
 
+struct CollapseRow {
+  std::string label, observable;
+  CollapseResult result;
+};
+
+/// Collapse of obs/<observable>/mean (± sem) against the swept β of each n, when stored.
+std::optional<CollapseResult> collapse_of(const H5File& f, const std::string& group, const std::string& observable,
+                                          const std::vector<double>& log_n, std::optional<std::uint64_t> n_min) {
+  const std::string base = group + "/obs/" + observable;
+  if (!f.exists(base + "/mean") || !f.exists(base + "/sem") || !f.exists(group + "/beta")) return std::nullopt;
+  auto [beta, bdims] = f.read<double>(group + "/beta", H5T_NATIVE_DOUBLE);
+  auto [mean, mdims] = f.read<double>(base + "/mean", H5T_NATIVE_DOUBLE);
+  auto [sem, sdims] = f.read<double>(base + "/sem", H5T_NATIVE_DOUBLE);
+  if (bdims.size() != 2 || bdims[0] != log_n.size() || mdims != bdims || sdims != bdims)
+    f.fail(base, "expected mean and sem shaped like beta [N, B]");
+  const std::size_t B = static_cast<std::size_t>(bdims[1]);
+  std::vector<CollapseCurve> curves;
+  for (std::size_t i = 0; i < log_n.size(); ++i) {
+    if (n_min && log_n[i] < std::log(static_cast<double>(*n_min)) - 1e-12) continue;
+    if (!(log_n[i] > 0)) continue;
+    CollapseCurve c;
+    c.log_n = log_n[i];
+    for (std::size_t b = 0; b < B; ++b) {
+      const double x = beta[i * B + b], y = mean[i * B + b], e = sem[i * B + b];
+      if (!(x > 0) || !std::isfinite(y) || !std::isfinite(e) || (!c.beta.empty() && !(x > c.beta.back()))) continue;
+      c.beta.push_back(x);
+      c.y.push_back(y);
+      c.dy.push_back(std::max(e, 0.0));
+    }
+    if (c.beta.size() >= 2) curves.push_back(std::move(c));
+  }
+  if (curves.size() < 2) return std::nullopt;
+  return collapse_exponent(curves);
+}
+
 /// Model labels in the order of the config's "models" list (root attribute `config`),
 /// others after them by name.
 std::vector<std::string> model_order(const H5File& f, std::vector<std::string> labels) {
@@ -269,7 +305,8 @@ std::vector<std::string> model_order(const H5File& f, std::vector<std::string> l
   return labels;
 }
 
-void write_attributes(const std::string& path, const std::vector<FitTableRow>& rows, const std::vector<FitJob>& jobs) {
+void write_attributes(const std::string& path, const std::vector<FitTableRow>& rows, const std::vector<FitJob>& jobs,
+                      const std::vector<CollapseRow>& collapses) {
   // Write into a copy, then rename it over the original: an interrupted write leaves the
   // original untouched.
   const std::string tmp = path + ".tmp-fit-" + std::to_string(::getpid());
@@ -308,6 +345,19 @@ void write_attributes(const std::string& path, const std::vector<FitTableRow>& r
         str("reason", r.reason);
         num("n_min", jobs[i].n_min_used);
       }
+      for (const auto& c : collapses) {
+        const std::string object = "/models/" + c.label + "/fit/collapse_" + c.observable;
+        f.remove_link(object);
+        Handle g = f.create_group(object);
+        f.set_string_attr(g.get(), object, "description",
+                          "finite-size-scaling collapse of obs/" + c.observable +
+                              "/mean against beta/(log n)^gamma: Houdayer-Hartmann S minimised; gamma_sigma by the "
+                              "pyfssa curvature rule sqrt(2 S_min / S'')");
+        f.set_double_attr(g.get(), object, "gamma", c.result.gamma);
+        f.set_double_attr(g.get(), object, "gamma_sigma", c.result.gamma_sigma);
+        f.set_double_attr(g.get(), object, "quality", c.result.quality);
+        f.set_string_attr(g.get(), object, "note", c.result.note);
+      }
       if (H5Fflush(f.file.get(), H5F_SCOPE_GLOBAL) < 0) f.fail("/", "cannot flush");
     }
     std::filesystem::rename(tmp, path, ec);
@@ -324,6 +374,7 @@ int fit_results_file(const std::string& path, const FitFileOptions& opt, std::os
   std::vector<FitTableRow> rows;
   std::vector<FitJob> jobs;
   std::vector<std::string> available;
+  std::vector<CollapseRow> collapses;
   {
     H5File f = open_file(path, false);
     if (auto complete = f.number_attr<int>("/", "complete", H5T_NATIVE_INT); complete && *complete == 0)
@@ -347,6 +398,10 @@ int fit_results_file(const std::string& path, const FitFileOptions& opt, std::os
         for (std::uint64_t n : v) log_n.push_back(std::log(static_cast<double>(n)));
       } else {
         f.fail(group, "neither 'n' nor 'log2_n' is present");
+      }
+      for (const char* obs : {"max_weight", "norm_entropy"}) {
+        if (opt.estimator) break;  // --estimator: only that estimator's fits
+        if (auto c = collapse_of(f, group, obs, log_n, opt.n_min)) collapses.push_back({label, obs, std::move(*c)});
       }
       if (!f.exists(group + "/critical")) continue;
       std::vector<std::string> names;
@@ -394,12 +449,35 @@ int fit_results_file(const std::string& path, const FitFileOptions& opt, std::os
                      (list.empty() ? std::string("none") : list) + ")");
   }
   if (rows.empty()) throw UsageError(path + ": no critical values to fit under /models/*/critical");
-  if (opt.json)
-    out << fit_table_json(rows).dump(2) << "\n";
-  else
+  if (opt.json) {
+    nlohmann::json j = fit_table_json(rows);
+    j["collapse"] = nlohmann::json::array();
+    for (const auto& c : collapses) {
+      nlohmann::json cj = c.result.to_json();
+      cj["model"] = c.label;
+      cj["observable"] = c.observable;
+      j["collapse"].push_back(std::move(cj));
+    }
+    out << j.dump(2) << "\n";
+  } else {
     print_fit_table(rows, out);
+    for (const auto& c : collapses) {
+      char line[256];
+      if (c.result.ok)
+        std::snprintf(line, sizeof line, "collapse  %-14s %-13s gamma %.3f +- %.3f  (S_min %.2f, %zu terms%s%s)\n",
+                      c.label.c_str(), c.observable.c_str(), c.result.gamma, c.result.gamma_sigma, c.result.quality,
+                      c.result.terms, c.result.note.empty() ? "" : "; ", c.result.note.c_str());
+      else
+        std::snprintf(line, sizeof line, "collapse  %-14s %-13s %s\n", c.label.c_str(), c.observable.c_str(),
+                      c.result.note.c_str());
+      out << line;
+    }
+    if (!collapses.empty())
+      out << "(collapse: gamma minimising the Houdayer-Hartmann S of the curve against beta/(log n)^gamma; "
+             "+- is the pyfssa curvature rule, a generous bound)\n";
+  }
   out.flush();
-  if (opt.write_attributes) write_attributes(path, rows, jobs);
+  if (opt.write_attributes) write_attributes(path, rows, jobs, collapses);
   return 0;
 }
 
