@@ -5,6 +5,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstdio>
 #include <limits>
 #include <stdexcept>
 
@@ -13,6 +14,12 @@ namespace betacrit {
 namespace {
 constexpr double kInf = std::numeric_limits<double>::infinity();
 constexpr double kNaN = std::numeric_limits<double>::quiet_NaN();
+
+std::string num(double v) {
+  char buf[32];
+  std::snprintf(buf, sizeof buf, "%.3g", v);
+  return buf;
+}
 
 void validate(const std::vector<CollapseCurve>& curves) {
   if (curves.size() < 2) throw std::invalid_argument("collapse needs at least 2 curves, got " + std::to_string(curves.size()));
@@ -121,8 +128,16 @@ CollapseResult collapse_exponent(const std::vector<CollapseCurve>& curves, const
   r.gamma = g;
   r.quality = s;
   collapse_quality(curves, g, &r.terms, opt.dy_relative_floor);
-  if (best == 0 || best == opt.scan_points - 1)
-    r.note = "minimum at the edge of the search range";
+  if (best <= 1 || best >= opt.scan_points - 2) {  // within two nodes of an edge
+    // S keeps falling towards the edge: no minimum in range, no exponent to report.
+    r.ok = false;
+    r.gamma_sigma = kNaN;
+    r.note = "no minimum inside [" + num(opt.gamma_min) + ", " + num(opt.gamma_max) + "]: S falls towards gamma = " +
+             num(g);
+    return r;
+  }
+  if (s > kPoorCollapse)
+    r.note = "poor collapse: S_min = " + num(s) + " >> 1, the curves do not fall on one master curve";
   // Curvature rule (pyfssa): σ² = 2·S_min / S'', step enlarged until S moves by >= 0.01.
   double step = 1e-3 * std::max(1.0, std::fabs(g));
   double s_minus = S(g - step), s_plus = S(g + step);

@@ -32,6 +32,9 @@ struct CollapseCurve {
   std::vector<double> dy;    ///< standard errors (> 0; smaller values are floored)
 };
 
+/// S_min above this is reported as a poor collapse (S ≈ 1 for a good one).
+inline constexpr double kPoorCollapse = 10.0;
+
 struct CollapseOptions {
   double gamma_min = -1.0, gamma_max = 3.0;  ///< search range of γ
   int scan_points = 81;                      ///< grid nodes of the scan before Brent
@@ -40,7 +43,7 @@ struct CollapseOptions {
 };
 
 struct CollapseResult {
-  bool ok = false;            ///< false: no γ in range gives overlapping curves (see note)
+  bool ok = false;            ///< false: no overlap, or no minimum inside the range (see note)
   double gamma = 0;           ///< minimiser of S
   double gamma_sigma = 0;     ///< curvature-rule uncertainty
   double quality = 0;         ///< S at the minimum

@@ -606,7 +606,7 @@ TEST_CASE("fit_results_file fits a results file, prints the table and stores the
                                  " {\"type\": \"student_t\", \"label\": \"heavy\"}]}");
     w.model("sparse-log", "sparse_gap", n, lognormal_series(1.0, 1.0, 0.05, exps, 50, 1), 1.0);
     w.model("heavy", "student_t", n, lognormal_series(1.0, -1.5, 0.3, exps, 50, 2), std::nullopt);
-    // max_weight curves that collapse exactly against β/(log n)^0.7.
+    // norm_entropy curves that collapse exactly against β/(log n)^0.7.
     const std::size_t B = 30;
     std::vector<double> beta, mean, sem;
     for (std::size_t i = 0; i < n.size(); ++i)
@@ -614,12 +614,12 @@ TEST_CASE("fit_results_file fits a results file, prints the table and stores the
         const double L = std::log(static_cast<double>(n[i]));
         const double x = 0.2 * std::pow(20.0, (static_cast<double>(b) + 0.3 * static_cast<double>(i)) / B);
         beta.push_back(x * std::pow(L, 0.7));
-        mean.push_back(1.0 / (1.0 + std::exp(-(x - 1.0) / 0.2)));
+        mean.push_back(1.0 / (1.0 + std::exp((x - 1.0) / 0.2)));
         sem.push_back(0.01);
       }
     w.dataset("/models/sparse-log/beta", H5T_NATIVE_DOUBLE, beta, {n.size(), B});
-    w.dataset("/models/sparse-log/obs/max_weight/mean", H5T_NATIVE_DOUBLE, mean, {n.size(), B});
-    w.dataset("/models/sparse-log/obs/max_weight/sem", H5T_NATIVE_DOUBLE, sem, {n.size(), B});
+    w.dataset("/models/sparse-log/obs/norm_entropy/mean", H5T_NATIVE_DOUBLE, mean, {n.size(), B});
+    w.dataset("/models/sparse-log/obs/norm_entropy/sem", H5T_NATIVE_DOUBLE, sem, {n.size(), B});
   }
   std::ostringstream out;
   REQUIRE(fit_results_file(path, {}, out) == 0);
@@ -640,9 +640,9 @@ TEST_CASE("fit_results_file fits a results file, prints the table and stores the
   CHECK(weights["corrected"]["log"]["weight"].is_number());
   for (const char* attr : {"gamma", "gamma_lo", "gamma_hi", "A", "B", "gamma_plain", "chi2_dof", "reason"})
     CHECK(read_fit_attr(path, "/models/sparse-log/fit/accumulation", attr) != "<missing>");
-  // The collapse of the stored max_weight curves recovers their exponent.
+  // The collapse of the stored norm_entropy curves recovers their exponent.
   CHECK(table.find("collapse  sparse-log") != std::string::npos);
-  CHECK(std::stod(read_fit_attr(path, "/models/sparse-log/fit/collapse_max_weight", "gamma")) ==
+  CHECK(std::stod(read_fit_attr(path, "/models/sparse-log/fit/collapse_norm_entropy", "gamma")) ==
         Approx(0.7).margin(0.01));
   // The theory column comes from law_gamma, else from the model type.
   CHECK(table.find("none  ") != std::string::npos);

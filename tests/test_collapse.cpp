@@ -105,6 +105,11 @@ TEST_CASE("collapse: malformed curves are refused, non-overlapping ones reported
   CHECK_FALSE(r.ok);
   CHECK(r.note.find("do not overlap") != std::string::npos);
   CHECK(r.to_json()["ok"] == false);
+  // Curves that collapse only at γ = 5, outside the search range: S falls towards the
+  // edge, so there is no minimum to report.
+  const auto d = collapse_exponent(planted(5.0, 0.01, 6));
+  CHECK_FALSE(d.ok);
+  CHECK(d.note.find("no minimum inside") != std::string::npos);
   // Zero standard errors (e.g. max_weight at β = 0) are floored, not divided by.
   auto exact = planted(1.0, 0.0, 5, false);
   const auto e = collapse_exponent(exact);
