@@ -17,12 +17,40 @@ constexpr std::uint64_t kLowMask = (std::uint64_t{1} << kShift) - 1;
 // v = (Δ - centre)/half_width from the bits below the bucket key: exact (docs/performance.md).
 const double kLowScale = std::ldexp(1.0, 1 - kShift);
 
-// Contributions with β·Δ_min > log(weight) + kNegligible are below e^-60 relative to m >= 1.
-constexpr double kNegligible = 60.0;
+// Contributions with β·Δ_min > log n + kNegligible are below e^-40 of S0 >= m >= 1 in
+// total (no weight exceeds n), far below the accuracy of the series.
+constexpr double kNegligible = 40.0;
 
 double bucket_lo(std::uint64_t key) { return std::bit_cast<double>(key << kShift); }
 
-/// Adds the contribution of one bin (power sums about its centre) to S0 and β·S1.
+constexpr std::array<double, kIndexTerms> inverse_factorials() {
+  std::array<double, kIndexTerms> f{};
+  double x = 1;
+  for (int j = 0; j < kIndexTerms; ++j) {
+    if (j > 0) x /= j;
+    f[static_cast<std::size_t>(j)] = x;
+  }
+  return f;
+}
+constexpr std::array<double, kIndexTerms> kInverseFactorial = inverse_factorials();
+
+/// Fills a node's interleaved (A_j, B_j) from power sums P_j (scaled by 1/j! when
+/// `power_sums`) or from A_j directly.
+void set_series(GapIndexNode& nd, const double* values, int count, bool power_sums) {
+  std::array<double, kIndexTerms> a{};
+  for (int j = 0; j < count && j < kIndexTerms; ++j)
+    a[static_cast<std::size_t>(j)] = power_sums ? values[j] * kInverseFactorial[static_cast<std::size_t>(j)] : values[j];
+  for (std::size_t j = 0; j < kIndexTerms; ++j) {
+    nd.ab[2 * j] = a[j];
+    nd.ab[2 * j + 1] = j + 1 < kIndexTerms ? static_cast<double>(j + 1) * a[j + 1] : 0.0;
+  }
+}
+
+/// Adds a child's series re-expressed about the parent's centre C and half width H:
+/// Σ e^{z u} with u = a v + d (a = h/H, d = (c - C)/H) is e^{z d}·A_child(a z), a product of
+/// truncated series: B_k += Σ_j a^j A_j · d^{k-j}/(k-j)!.
+
+/// Adds the contribution of one bucket (power sums about its centre) to S0 and β·S1.
 inline void add_bin(const GapBucket& b, double beta, GapSums& out) {
   if (b.is_atom()) {
     const double y = beta * b.min_gap;
@@ -44,7 +72,63 @@ inline void add_bin(const GapBucket& b, double beta, GapSums& out) {
   out.t1 += e * (bc * a0 + x * a1);
 }
 
+/// Adds one index node's S0, T1 (and T2 when `Second`) at β: A(u), A'(u), A''(u) at
+/// u = -β·half_width by Horner's rule.
+typedef double Vec2d __attribute__((vector_size(16)));
+
+/// Adds one index node's S0, T1 (and T2 when `Second`) at β: A(u) and A'(u) at
+/// u = -β·half_width by Horner's rule on the interleaved pairs (A_k, B_k), and A''(u) as
+/// the derivative of the B series when needed.
+template <bool Second>
+inline void add_node(const GapIndexNode& nd, double beta, double& s0, double& t1, double& t2) {
+  if (nd.atom) {
+    const double y = beta * nd.min_gap;
+    const double we = nd.a(0) * std::exp(-y);
+    s0 += we;
+    t1 += we * y;
+    if constexpr (Second) t2 += we * y * y;
+    return;
+  }
+  const double x = beta * nd.half_width, u = -x;
+  const double bc = beta * nd.center;
+  const Vec2d uu = {u, u};
+  const double* ab = nd.ab.data();
+  Vec2d acc;
+  std::memcpy(&acc, ab + 2 * (nd.terms - 1), sizeof acc);
+  double d2 = 0;
+  for (int k = nd.terms - 2; k >= 0; --k) {
+    if constexpr (Second) d2 = d2 * u + acc[1];
+    Vec2d c;
+    std::memcpy(&c, ab + 2 * k, sizeof c);
+    acc = acc * uu + c;
+  }
+  const double p = acc[0], d1 = acc[1];
+  const double e = std::exp(-bc);
+  s0 += e * p;
+  t1 += e * (bc * p + x * d1);
+  if constexpr (Second) t2 += e * (bc * (bc * p + 2 * x * d1) + x * x * d2);
+}
+
 double cutoff_for(double n) { return std::log(std::max(n, 1.0)) + kNegligible; }
+
+/// Walks the index at β: a node fine enough for its series (or a bucket) is summed whole
+/// and its subtree skipped, a node wholly beyond the cutoff is skipped, others are opened.
+template <bool Second>
+void walk_index(const std::vector<GapIndexNode>& index, double beta, double cutoff, double& s0, double& t1,
+                double& t2) {
+  const std::size_t count = index.size();
+  for (std::size_t i = 0; i < count;) {
+    const GapIndexNode& node = index[i];
+    if (beta * node.min_gap > cutoff) {
+      i = node.next;
+    } else if (node.leaf || beta * node.half_width <= kIndexMaxX) {
+      add_node<Second>(node, beta, s0, t1, t2);
+      i = node.next;
+    } else {
+      ++i;
+    }
+  }
+}
 }  // namespace
 
 GapSums GapMeasure::sums_from_buckets(double beta) const {
@@ -61,23 +145,33 @@ GapSums GapMeasure::sums_from_buckets(double beta) const {
 
 GapSums GapMeasure::sums(double beta) const {
   if (index.empty() || index_buckets != buckets.size()) return sums_from_buckets(beta);
-  GapSums out{m, 0.0};
-  const double cutoff = cutoff_for(n);
-  // Preorder walk: a node fine enough for the series at β (or a bucket) is summed whole and
-  // its subtree skipped; otherwise its children are visited. Nodes are in ascending gap
-  // order, so the first node beyond the cutoff ends the walk.
-  const std::size_t count = index.size();
-  for (std::size_t i = 0; i < count;) {
-    const GapIndexNode& node = index[i];
-    if (beta * node.bin.min_gap > cutoff) break;
-    if (node.leaf || beta * node.bin.half_width <= kTaylorMaxX) {
-      add_bin(node.bin, beta, out);
-      i = node.next;
-    } else {
-      ++i;
+  double s0 = m, t1 = 0, t2 = 0;
+  walk_index<false>(index, beta, cutoff_for(n), s0, t1, t2);
+  return {s0, t1};
+}
+
+GapSums2 GapMeasure::sums2(double beta) const {
+  double s0 = m, t1 = 0, t2 = 0;
+  if (index.empty() || index_buckets != buckets.size()) {
+    // Without the index: each bucket as a one-node index of its own.
+    const double cutoff = cutoff_for(n);
+    std::vector<GapIndexNode> one(1);
+    for (const GapBucket& b : buckets) {
+      if (beta * b.min_gap > cutoff) break;
+      GapIndexNode& nd = one[0];
+      nd.center = b.center;
+      nd.half_width = b.half_width;
+      nd.min_gap = b.min_gap;
+      nd.max_gap = b.max_gap;
+      nd.atom = b.is_atom();
+      nd.terms = static_cast<std::uint8_t>(kPowers);
+      set_series(nd, b.power.data(), kPowers, true);
+      add_node<true>(nd, beta, s0, t1, t2);
     }
+    return {s0, t1, t2};
   }
-  return out;
+  walk_index<true>(index, beta, cutoff_for(n), s0, t1, t2);
+  return {s0, t1, t2};
 }
 
 double GapMeasure::positive_weight() const {
@@ -103,19 +197,41 @@ double GapMeasure::mean_gap() const {
 
 namespace {
 
-/// Level L of the dyadic interval [k 2^L, (k+1) 2^L) of a bucket: 2·half_width = 2^L.
-int level_of(const GapBucket& b) { return std::ilogb(b.half_width) + 1; }
+/// Binary exponent E of a positive double (x in [2^E, 2^(E+1))); subnormals count as -1022
+/// with the mantissa read without its hidden bit, which keeps the bit tricks below exact.
+int exponent_of(double x) {
+  const int e = static_cast<int>(std::bit_cast<std::uint64_t>(x) >> 52);
+  return std::max(e, 1) - 1023;
+}
+
+/// Level L of a bucket's dyadic interval: width 2·half_width = 2^L.
+int level_of(const GapBucket& b) {
+  const std::uint64_t bits = std::bit_cast<std::uint64_t>(b.half_width);
+  if ((bits >> 52) != 0) return static_cast<int>(bits >> 52) - 1023 + 1;
+  return std::ilogb(b.half_width) + 1;  // subnormal half width
+}
+
+/// floor(x / 2^L)·2^L for x >= 0, exactly.
+double dyadic_floor(double x, int level) {
+  if (x == 0) return 0;
+  const int e = exponent_of(x);
+  if (level > e) return 0;
+  const int s = level - e + 52;  // mantissa bits below the level
+  if (s <= 0) return x;
+  const std::uint64_t bits = std::bit_cast<std::uint64_t>(x);
+  return std::bit_cast<double>(bits & ~((std::uint64_t{1} << s) - 1));
+}
 
 /// Whether a bucket is a dyadic interval (power-of-two width, aligned), as the builder makes them.
 bool is_dyadic(const GapBucket& b) {
-  if (!(b.half_width > 0) || !std::isfinite(b.center)) return false;
-  const int L = level_of(b);
-  if (std::ldexp(1.0, L - 1) != b.half_width) return false;
+  if (!(b.half_width > 0) || !std::isfinite(b.center) || !std::isfinite(b.half_width)) return false;
+  const int level = level_of(b);
+  if (std::ldexp(1.0, level - 1) != b.half_width) return false;
   const double lo = b.center - b.half_width;
-  return lo >= 0 && std::floor(std::ldexp(lo, -L)) == std::ldexp(lo, -L);
+  return lo >= 0 && dyadic_floor(lo, level) == lo && b.min_gap >= lo && b.max_gap <= lo + 2 * b.half_width;
 }
 
-/// Smallest level L at which the positive (or zero) numbers a <= b share a dyadic interval.
+/// Smallest level L at which the non-negative numbers a <= b share a dyadic interval.
 int common_level(double a, double b) {
   if (a == b) return -1075;
   const auto ba = std::bit_cast<std::uint64_t>(a), bb = std::bit_cast<std::uint64_t>(b);
@@ -126,140 +242,145 @@ int common_level(double a, double b) {
   return std::max(ea, 1) - 1023 - 52 + p + 1;
 }
 
-/// Adds the power sums of `child` (about its centre c, half width h) re-expressed about
-/// (C, H) ⊇ (c, h) to `out`: Q_k = Σ w (a v + d)^k with a = h/H, d = (c - C)/H, through
-/// R_{k,j} = Σ w (a v + d)^k (a v)^j = R_{k-1,j+1} + d R_{k-1,j}.
-void add_recentered(const GapBucket& child, double C, double H, std::array<double, kPowers>& out) {
-  const double a = child.half_width / H;
-  const double d = (child.center - C) / H;
-  std::array<double, kPowers> r;
+/// Length of the padded runs of add_recentered (a multiple of 4 lanes, >= kIndexTerms).
+constexpr std::size_t kPadded = (kIndexTerms + 3) / 4 * 4;
+
+/// `out` has kIndexTerms + kPadded entries; the first kIndexTerms are the parent's series.
+[[gnu::always_inline]] inline void add_recentered(const GapIndexNode& child, double center, double half_width,
+                                                  double* out) {
+  const double inv = 1.0 / half_width;  // a power of two: exact
+  const double a = child.half_width * inv;
+  const double d = (child.center - center) * inv;
+  if (child.atom) {
+    // Every gap at one point: u = (Δ - C)/H, A_k = w u^k/k!.
+    const double u = (child.min_gap - center) * inv;
+    double p = child.a(0);
+    for (std::size_t k = 0; k < kIndexTerms; ++k) {  // (writes the first kIndexTerms only)
+      out[k] += p * kInverseFactorial[k];
+      p *= u;
+    }
+    return;
+  }
+  // shift[i] = d^i/i! and the child's a^j A_j, then out[k] += Σ_j scaled[j]·shift[k-j]: for
+  // each j one fixed-length run over a padded buffer (no remainder loops; the padding
+  // past kIndexTerms collects terms of higher order, which are dropped).
+  alignas(32) double shift[kPadded] = {};
+  double dj = 1;
+  for (std::size_t i = 0; i < kIndexTerms; ++i) {
+    shift[i] = dj * kInverseFactorial[i];
+    dj *= d;
+  }
   double aj = 1;
-  for (int j = 0; j < kPowers; ++j) {
-    r[j] = aj * child.power[j];
+  const std::size_t terms = child.terms;
+  for (std::size_t j = 0; j < terms; ++j) {
+    const double c = child.a(j) * aj;
     aj *= a;
+    double* o = out + j;
+    for (std::size_t i = 0; i < kPadded; ++i) o[i] += c * shift[i];
   }
-  out[0] += r[0];
-  for (int k = 1; k < kPowers; ++k) {
-    for (int j = 0; j < kPowers - k; ++j) r[j] = r[j + 1] + d * r[j];
-    out[k] += r[0];
-  }
+}
+
+GapIndexNode leaf_node(const GapBucket& b, int powers) {
+  GapIndexNode nd;
+  nd.center = b.center;
+  nd.half_width = b.half_width;
+  nd.min_gap = b.min_gap;
+  nd.max_gap = b.max_gap;
+  nd.leaf = true;
+  nd.atom = b.is_atom();
+  nd.terms = static_cast<std::uint8_t>(std::clamp(powers, 1, kPowers));
+  set_series(nd, b.power.data(), kPowers, true);
+  return nd;
 }
 
 }  // namespace
 
+#if defined(__GNUC__) && defined(__x86_64__) && !defined(__clang__)
+// Cloned for AVX2 like the accumulation loop: element-wise arithmetic, identical bits.
+__attribute__((target_clones("default", "avx2")))
+#endif
 void GapMeasure::build_index() {
   index.clear();
   index_buckets = buckets.size();
   const std::size_t n_leaves = buckets.size();
   if (n_leaves == 0) return;
-  for (const auto& b : buckets)
-    if (!is_dyadic(b)) {  // hand-made buckets: sums() reads them directly
-      index_buckets = 0;
-      return;
-    }
-  if (n_leaves > std::size_t{1} << 30) {
+  bool usable = n_leaves < (std::size_t{1} << 30);
+  for (std::size_t i = 0; usable && i < n_leaves; ++i)
+    usable = is_dyadic(buckets[i]) && (i == 0 || buckets[i - 1].max_gap <= buckets[i].min_gap);
+  if (!usable) {  // hand-made buckets: sums() reads them directly
     index_buckets = 0;
     return;
   }
-  // 1. The tree of the smallest dyadic intervals joining adjacent buckets (a Cartesian tree
-  //    on the levels at which neighbours meet), built left to right with a stack holding
-  //    the internal nodes on the rightmost path. Ids < n_leaves are buckets.
-  struct Internal {
+  // The tree of the smallest dyadic intervals joining neighbouring buckets (a Cartesian
+  // tree on the levels at which neighbours meet), built left to right: `open` holds the
+  // unfinished internal nodes on the rightmost path. Nodes are emitted in postorder as they
+  // are finished (a node's subtree is the contiguous run ending at it; `next` holds the
+  // subtree size until the final reversal).
+  struct Open {
     int level;
     double lo;
+    std::size_t start;  ///< where its subtree begins in `index`
   };
-  std::vector<Internal> internal;
-  const std::size_t max_nodes = 2 * n_leaves;
-  std::vector<std::int32_t> first(max_nodes, -1), last(max_nodes, -1), next_sib(max_nodes, -1),
-      prev_sib(max_nodes, -1);
-  auto level_of_id = [&](std::size_t id) {
-    return id < n_leaves ? level_of(buckets[id]) : internal[id - n_leaves].level;
+  std::vector<Open> open;
+  index.reserve(2 * n_leaves);
+  const int powers = bucket_powers;
+  const double cutoff = cutoff_for(n);
+  auto emit_leaf = [&](std::size_t i) __attribute__((always_inline)) {
+    index.push_back(leaf_node(buckets[i], powers));
+    index.back().next = 1;
   };
-  auto append_child = [&](std::size_t parent, std::size_t child) {
-    prev_sib[child] = last[parent];
-    next_sib[child] = -1;
-    if (last[parent] >= 0) next_sib[static_cast<std::size_t>(last[parent])] = static_cast<std::int32_t>(child);
-    else first[parent] = static_cast<std::int32_t>(child);
-    last[parent] = static_cast<std::int32_t>(child);
+  // A node is summed at β when it is fine (β·half_width <= 1) and its parent is not
+  // (β > 2^(1 - parent level)); it is skipped when β·min_gap > cutoff. A node with
+  // min_gap·2^(1 - parent level) > cutoff is therefore never summed: it is left out and its
+  // children go straight to its parent (most nodes near the buckets of a dense region).
+  auto emit_internal = [&](const Open& o, int parent_level) __attribute__((always_inline)) {
+    const double min_gap = index[o.start].min_gap;
+    if (min_gap * std::ldexp(1.0, 1 - parent_level) > cutoff) return;
+    GapIndexNode nd;
+    nd.half_width = std::ldexp(1.0, o.level - 1);
+    nd.center = o.lo + nd.half_width;
+    nd.terms = kIndexTerms;
+    const std::size_t end = index.size();
+    nd.min_gap = min_gap;
+    nd.max_gap = index[end - 1].max_gap;
+    alignas(32) double series[kIndexTerms + kPadded] = {};
+    for (std::size_t c = end; c > o.start;) {  // children, from the last
+      const GapIndexNode& child = index[c - 1];
+      add_recentered(child, nd.center, nd.half_width, series);
+      c -= child.next;
+    }
+    set_series(nd, series, kIndexTerms, false);
+    nd.next = static_cast<std::uint32_t>(end - o.start + 1);
+    index.push_back(nd);
   };
-  std::vector<std::size_t> stack;
-  std::size_t root = 0;
+  emit_leaf(0);
   for (std::size_t i = 1; i < n_leaves; ++i) {
     const GapBucket& pa = buckets[i - 1];
     const GapBucket& pb = buckets[i];
-    const int la = level_of(pa), lb = level_of(pb);
     const double lo_b = pb.center - pb.half_width;
-    const int lambda = std::max({common_level(pa.center - pa.half_width, lo_b), la, lb});
-    std::size_t x = i - 1;
-    while (!stack.empty() && level_of_id(stack.back()) < lambda) {
-      x = stack.back();
-      stack.pop_back();
+    const int lambda = std::max({common_level(pa.center - pa.half_width, lo_b), level_of(pa), level_of(pb)});
+    std::size_t x_start = index.size() - 1;  // the finished subtree just before leaf i
+    while (!open.empty() && open.back().level < lambda) {
+      const Open done = open.back();
+      open.pop_back();
+      // Its parent: the next open node if that one is at or below lambda, else the node
+      // about to be opened at lambda.
+      const int parent_level = !open.empty() && open.back().level <= lambda ? open.back().level : lambda;
+      x_start = done.start;
+      emit_internal(done, parent_level);
     }
-    if (!stack.empty() && level_of_id(stack.back()) == lambda) {
-      append_child(stack.back(), i);
-      continue;
-    }
-    const std::size_t node = n_leaves + internal.size();
-    internal.push_back({lambda, std::ldexp(std::floor(std::ldexp(lo_b, -lambda)), lambda)});
-    // `node` takes x's place (x is the last child of the stack top, or the root).
-    const std::size_t parent = stack.empty() ? max_nodes : stack.back();
-    if (parent == max_nodes) {
-      root = node;
-    } else {
-      const std::int32_t before = prev_sib[x];
-      prev_sib[node] = before;
-      if (before >= 0) next_sib[static_cast<std::size_t>(before)] = static_cast<std::int32_t>(node);
-      else first[parent] = static_cast<std::int32_t>(node);
-      last[parent] = static_cast<std::int32_t>(node);
-    }
-    prev_sib[x] = next_sib[x] = -1;
-    append_child(node, x);
-    append_child(node, i);
-    stack.push_back(node);
+    if (open.empty() || open.back().level > lambda) open.push_back({lambda, dyadic_floor(lo_b, lambda), x_start});
+    emit_leaf(i);
   }
-  // 2. Preorder layout with subtree ends.
-  index.resize(n_leaves + internal.size());
-  std::vector<std::size_t> order;  // preorder ids
-  order.reserve(index.size());
-  std::vector<std::size_t> dfs{root};
-  while (!dfs.empty()) {
-    const std::size_t id = dfs.back();
-    dfs.pop_back();
-    order.push_back(id);
-    if (id >= n_leaves) {
-      std::vector<std::size_t> kids;
-      for (std::int32_t c = first[id]; c >= 0; c = next_sib[static_cast<std::size_t>(c)])
-        kids.push_back(static_cast<std::size_t>(c));
-      for (auto it = kids.rbegin(); it != kids.rend(); ++it) dfs.push_back(*it);
-    }
+  while (!open.empty()) {
+    const Open done = open.back();
+    open.pop_back();
+    emit_internal(done, open.empty() ? 2000 : open.back().level);  // the root is always kept
   }
-  // 3. Fill nodes from the last to the first: children come after their parent in preorder.
-  std::vector<std::size_t> position(index.size());
-  for (std::size_t p = 0; p < order.size(); ++p) position[order[p]] = p;
-  for (std::size_t p = order.size(); p-- > 0;) {
-    const std::size_t id = order[p];
-    GapIndexNode& node = index[p];
-    if (id < n_leaves) {
-      node.bin = buckets[id];
-      node.leaf = true;
-      node.next = static_cast<std::uint32_t>(p + 1);
-      continue;
-    }
-    const Internal& in = internal[id - n_leaves];
-    GapBucket& bin = node.bin;
-    bin.half_width = std::ldexp(1.0, in.level - 1);
-    bin.center = in.lo + bin.half_width;
-    bin.power.fill(0.0);
-    std::size_t end = p + 1;
-    for (std::int32_t c = first[id]; c >= 0; c = next_sib[static_cast<std::size_t>(c)]) {
-      const GapIndexNode& child = index[position[static_cast<std::size_t>(c)]];
-      add_recentered(child.bin, bin.center, bin.half_width, bin.power);
-      bin.min_gap = std::min(bin.min_gap, child.bin.min_gap);
-      bin.max_gap = std::max(bin.max_gap, child.bin.max_gap);
-      end = child.next;
-    }
-    node.next = static_cast<std::uint32_t>(end);
-  }
+  // Reverse: postorder becomes "node, then its children's subtrees from the last", each
+  // subtree still contiguous and now starting at its root.
+  std::reverse(index.begin(), index.end());
+  for (std::size_t p = 0; p < index.size(); ++p) index[p].next = static_cast<std::uint32_t>(p + index[p].next);
 }
 
 // ------------------------------------------------------------------ builder
@@ -289,7 +410,6 @@ struct GapMeasureBuilder::Slot {
   double split = std::numeric_limits<double>::infinity();  ///< the grid point inside, if one
   std::uint32_t acc = 0;                 ///< index of the first accumulator
   std::uint32_t grid_count = kUnopened;  ///< grid points t_j with lo <= t_j < hi (kUnopened: no gap yet)
-  std::uint32_t grid_first = 0;          ///< index of the first of them
 };
 
 GapMeasureBuilder::GapMeasureBuilder(double max_score, Options options)
@@ -331,7 +451,6 @@ void GapMeasureBuilder::open_slot(Slot& slot, std::uint64_t key) {
   const double lo = bucket_lo(key), hi = bucket_lo(key + 1);
   const auto first = std::lower_bound(t.begin(), t.end(), lo);
   const auto last = std::lower_bound(first, t.end(), hi);
-  slot.grid_first = static_cast<std::uint32_t>(first - t.begin());
   slot.grid_count = static_cast<std::uint32_t>(last - first);
   slot.split = slot.grid_count > 0 ? *first : std::numeric_limits<double>::infinity();
   slot.acc = static_cast<std::uint32_t>(acc_.size());
@@ -342,24 +461,21 @@ void GapMeasureBuilder::open_slot(Slot& slot, std::uint64_t key) {
   acc_.resize(acc_.size() + 1 + slot.grid_count, empty);
 }
 
+/// The accumulator of a gap in a slot that is not opened yet or holds several grid points.
+std::size_t GapMeasureBuilder::accumulator_of(Slot& slot, std::uint64_t key, double gap) {
+  if (slot.grid_count == kUnopened) open_slot(slot, key);
+  std::size_t a = slot.acc;
+  if (slot.grid_count == 0) return a;
+  const auto& t = options_.t_grid;
+  const auto first = std::lower_bound(t.begin(), t.end(), bucket_lo(key));
+  for (std::uint32_t k = 0; k < slot.grid_count; ++k) a += gap > first[k] ? 1 : 0;
+  return a;
+}
+
 template <int P>
-[[gnu::always_inline]] inline void GapMeasureBuilder::add_positive(double gap, double weight) {
+[[gnu::always_inline]] inline void GapMeasureBuilder::accumulate(Accumulator& acc, std::uint64_t bits, double gap,
+                                                                 double weight) {
   static_assert(P == kPowers || P == kRowPowers);
-  const std::uint64_t bits = std::bit_cast<std::uint64_t>(gap);
-  const std::uint64_t key = bits >> kShift;
-  std::uint64_t idx = key - key_base_;
-  if (idx >= slots_.size()) [[unlikely]] {
-    slot_of(key);
-    idx = key - key_base_;
-  }
-  Slot& slot = slots_[idx];
-  std::size_t a = slot.acc + (gap > slot.split ? 1 : 0);
-  if (slot.grid_count > 1) [[unlikely]] {  // not opened yet, or several grid points inside
-    if (slot.grid_count == kUnopened) open_slot(slot, key);
-    a = slot.acc;
-    for (std::uint32_t k = 0; k < slot.grid_count; ++k) a += gap > options_.t_grid[slot.grid_first + k] ? 1 : 0;
-  }
-  Accumulator& acc = acc_[a];
   // v in [-1, 1): the bits below the key, exactly (gap - centre)/half_width.
   const double v = static_cast<double>(bits & kLowMask) * kLowScale - 1.0;
   const double v2 = v * v;
@@ -386,6 +502,16 @@ template <int P>
   acc.v[last] = __builtin_shufflevector(tail_sum, tail_min, 0, 1, 6, 7);
 }
 
+template <int P>
+void GapMeasureBuilder::add_positive(double gap, double weight) {
+  const std::uint64_t bits = std::bit_cast<std::uint64_t>(gap);
+  const std::uint64_t key = bits >> kShift;
+  Slot& slot = slot_of(key);
+  std::size_t a = slot.acc + (gap > slot.split ? 1 : 0);
+  if (slot.grid_count > 1) a = accumulator_of(slot, key, gap);
+  accumulate<P>(acc_[a], bits, gap, weight);
+}
+
 void GapMeasureBuilder::bad_gap(double gap) const {
   throw std::invalid_argument("gap must be positive and finite (score above the maximum, or overflow), got " +
                               std::to_string(gap));
@@ -405,16 +531,39 @@ void GapMeasureBuilder::add_gap(double gap) {
 
 template <int P>
 [[gnu::always_inline]] inline void GapMeasureBuilder::add_scores_loop(std::span<const double> s) {
-  constexpr double kMax = std::numeric_limits<double>::max();
+  // The hot loop keeps the builder's state in locals (the compiler cannot tell that the
+  // accumulator stores leave it unchanged) and reloads them after the rare slow paths.
+  const double mx = max_;
+  double threshold = near_threshold_;
+  const std::size_t near_full = 2 * options_.near_capacity;  // near_ has this capacity reserved
+  Slot* slots = slots_.data();
+  std::uint64_t n_slots = slots_.size(), base = key_base_;
   for (const double x : s) {
-    const double gap = max_ - x;
-    if (gap > 0 && gap <= kMax) [[likely]] {
-      add_positive<P>(gap, 1.0);
-      if (gap < near_threshold_) near_add(gap);
-    } else if (gap == 0) {
-      m_ += 1;
-    } else {
-      bad_gap(gap);
+    const double gap = mx - x;
+    const std::uint64_t bits = std::bit_cast<std::uint64_t>(gap);
+    // Positive and finite: 0 < bits < the pattern of +inf (negative, NaN and inf fail).
+    if (bits - 1 >= 0x7FEFFFFFFFFFFFFFULL) [[unlikely]] {
+      if (gap == 0) m_ += 1;
+      else bad_gap(gap);
+      continue;
+    }
+    const std::uint64_t key = bits >> kShift;
+    if (key - base >= n_slots) [[unlikely]] {
+      slot_of(key);
+      slots = slots_.data();
+      n_slots = slots_.size();
+      base = key_base_;
+    }
+    Slot& slot = slots[key - base];
+    std::size_t a = slot.acc + (gap > slot.split ? 1 : 0);
+    if (slot.grid_count > 1) [[unlikely]] a = accumulator_of(slot, key, gap);
+    accumulate<P>(acc_.data()[a], bits, gap, 1.0);
+    if (gap < threshold) [[unlikely]] {
+      near_.push_back(gap);
+      if (near_.size() >= near_full) {
+        near_shrink();
+        threshold = near_threshold_;
+      }
     }
   }
 }

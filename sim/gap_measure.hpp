@@ -17,10 +17,10 @@
 //  * near     — the smallest positive gaps, exactly (for β_acc), ascending;
 //  * counts   — N_n(t) = #{0 < Δ <= t} on a fixed grid, exactly.
 //
-// sums(β) reads a multiresolution index of the buckets (`index`): a preorder forest of
-// dyadic bins, each node holding the power sums of all its gaps about its own centre.
-// At β it takes the coarsest nodes with β·half_width <= kTaylorMaxX, so its cost grows
-// like log n + 40 nodes whatever the number of buckets (docs/performance.md).
+// sums(β) reads a multiresolution index of the buckets (`index`): a tree of dyadic bins,
+// each node holding the scaled power sums of all its gaps about its own centre. At β it
+// sums the coarsest nodes with β·half_width <= kIndexMaxX, so it visits at most about
+// log n + 40 of them whatever the number of buckets (docs/performance.md).
 #include <array>
 #include <cstdint>
 #include <limits>
@@ -47,18 +47,37 @@ struct GapBucket {
   [[nodiscard]] bool is_atom() const { return min_gap == max_gap; }
 };
 
-/// One node of GapMeasure::index: the union of its children as one bin (power sums P_j of
-/// v = (Δ - centre)/half_width about the node's own centre), in preorder.
+inline constexpr int kIndexTerms = 18;     ///< scaled power sums A_0..A_17 per index node     ///< scaled power sums A_0..A_15 per index node     ///< scaled power sums A_0..A_13 per index node     ///< scaled power sums A_0..A_17 per index node     ///< scaled power sums A_0..A_17 per index node
+inline constexpr double kIndexMaxX = 1.0;  ///< an index node is summed whole while β·half_width <= this  ///< an index node is summed whole while β·half_width <= this  ///< an index node is summed whole while β·half_width <= this  ///< an index node is summed whole while β·half_width <= this  ///< an index node is summed whole while β·half_width <= this
+
+/// One node of GapMeasure::index, a dyadic bin [centre - half_width, centre + half_width)
+/// holding the union of its children. It keeps A_j = P_j/j! (P_j the power sums of
+/// v = (Δ - centre)/half_width), i.e. the bin's A(z) = Σ e^{z v} = Σ_j A_j z^j, so that its
+/// S0(β) = e^{-β centre}·A(-β half_width); interleaved with the coefficients
+/// B_j = (j+1)·A_{j+1} of A'(z), which gives S1. Nodes are stored in reverse postorder: a
+/// node, then its children's subtrees from the largest gaps down.
 struct GapIndexNode {
-  GapBucket bin;
+  double center = 0, half_width = 0;
+  double min_gap = 0, max_gap = 0;
+  alignas(16) std::array<double, 2 * kIndexTerms> ab{};  ///< A_0, B_0, A_1, B_1, ... (B_{J} = 0)
+  [[nodiscard]] double a(std::size_t j) const { return ab[2 * j]; }
   std::uint32_t next = 0;  ///< index just past this node's subtree
+  std::uint8_t terms = 0;  ///< A_j = 0 for j >= terms
   bool leaf = false;       ///< one of GapMeasure::buckets (never subdivided)
+  bool atom = false;       ///< every gap of the node equals min_gap: summed exactly
 };
 
 /// S0(β) = Σ_i e^{-βΔ_i} and T1(β) = β·S1(β) = Σ_i βΔ_i e^{-βΔ_i} (finite for every β >= 0).
 struct GapSums {
   double s0 = 0;
   double t1 = 0;
+};
+
+/// S0, T1 and T2(β) = β²·S2(β) = Σ_i (βΔ_i)² e^{-βΔ_i}: what dH/dβ = -(T2/S0 - (T1/S0)²)/β needs.
+struct GapSums2 {
+  double s0 = 0;
+  double t1 = 0;
+  double t2 = 0;
 };
 
 class GapMeasure {
@@ -81,6 +100,8 @@ class GapMeasure {
 
   /// S0 and β·S1 at β (β >= 0). Relative accuracy ~1e-14 (see ARCHITECTURE.md).
   [[nodiscard]] GapSums sums(double beta) const;
+  /// S0, β·S1 and β²·S2 at β (β >= 0), as accurate as sums().
+  [[nodiscard]] GapSums2 sums2(double beta) const;
   /// Total weight of the positive gaps (n - m).
   [[nodiscard]] double positive_weight() const;
   /// Smallest positive gap (+inf if none) and the weighted mean positive gap.
@@ -127,6 +148,9 @@ class GapMeasureBuilder {
   struct Slot;         // one log-spaced bucket: its accumulators and the grid point inside it
   template <int P>
   void add_positive(double gap, double weight);
+  template <int P>
+  static void accumulate(Accumulator& acc, std::uint64_t bits, double gap, double weight);
+  std::size_t accumulator_of(Slot& slot, std::uint64_t key, double gap);
   template <int P>
   void add_scores_loop(std::span<const double> s);
   Slot& slot_of(std::uint64_t key);
