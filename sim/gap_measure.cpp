@@ -423,7 +423,7 @@ GapMeasureBuilder::GapMeasureBuilder(double max_score, Options options)
     near_threshold_ = 0;  // near is empty and complete below 0
     near_truncated_ = true;
   } else {
-    near_.reserve(2 * options_.near_capacity + 1);
+    near_.reserve(3 * options_.near_capacity + 1);
   }
   acc_.reserve(512);
 }
@@ -454,6 +454,7 @@ void GapMeasureBuilder::open_slot(Slot& slot, std::uint64_t key) {
   slot.grid_count = static_cast<std::uint32_t>(last - first);
   slot.split = slot.grid_count > 0 ? *first : std::numeric_limits<double>::infinity();
   slot.acc = static_cast<std::uint32_t>(acc_.size());
+  lowest_key_ = std::min(lowest_key_, key);
   Accumulator empty;
   for (auto& vec : empty.v) vec = Vec4{0, 0, 0, 0};
   const double inf = std::numeric_limits<double>::infinity();
@@ -535,7 +536,7 @@ template <int P>
   // accumulator stores leave it unchanged) and reloads them after the rare slow paths.
   const double mx = max_;
   double threshold = near_threshold_;
-  const std::size_t near_full = 2 * options_.near_capacity;  // near_ has this capacity reserved
+  const std::size_t near_full = 3 * options_.near_capacity;  // near_ has this capacity reserved
   Slot* slots = slots_.data();
   std::uint64_t n_slots = slots_.size(), base = key_base_;
   for (const double x : s) {
@@ -592,7 +593,7 @@ void GapMeasureBuilder::add_weighted_gap(double gap, double weight) {
 
 void GapMeasureBuilder::near_add(double gap) {
   near_.push_back(gap);
-  if (near_.size() >= 2 * options_.near_capacity) near_shrink();
+  if (near_.size() >= 3 * options_.near_capacity) near_shrink();
 }
 
 /// Lowers the near threshold and drops the gaps at or above it. Every gap below the old
@@ -613,7 +614,8 @@ void GapMeasureBuilder::near_shrink() {
     double cum = 0;
     threshold = near_threshold_;
     const double kk = static_cast<double>(k);
-    for (std::size_t i = 0; i < slots_.size(); ++i) {
+    // Slots below the lowest opened one are empty: start there.
+    for (std::size_t i = static_cast<std::size_t>(lowest_key_ - key_base_); i < slots_.size(); ++i) {
       const Slot& slot = slots_[i];
       if (slot.grid_count == kUnopened) continue;
       double w = 0;

@@ -57,9 +57,16 @@ inline constexpr double kIndexMaxX = 1.0;  ///< an index node is summed whole wh
 /// B_j = (j+1)·A_{j+1} of A'(z), which gives S1. Nodes are stored in reverse postorder: a
 /// node, then its children's subtrees from the largest gaps down.
 struct GapIndexNode {
+  // What the walk reads first, in the node's first cache line.
   double center = 0, half_width = 0;
   double min_gap = 0, max_gap = 0;
+  std::uint32_t next = 0;  ///< index just past this node's subtree
+  std::uint8_t terms = 0;  ///< A_j = 0 for j >= terms
+  bool leaf = false;       ///< one of GapMeasure::buckets (never subdivided)
+  bool atom = false;       ///< every gap of the node equals min_gap: summed exactly
   alignas(16) std::array<double, 2 * kIndexTerms> ab{};  ///< A_0, B_0, A_1, B_1, ... (B_{J} = 0)
+  [[nodiscard]] double a(std::size_t j) const { return ab[2 * j]; }
+};  ///< A_0, B_0, A_1, B_1, ... (B_{J} = 0)
   [[nodiscard]] double a(std::size_t j) const { return ab[2 * j]; }
   std::uint32_t next = 0;  ///< index just past this node's subtree
   std::uint8_t terms = 0;  ///< A_j = 0 for j >= terms
@@ -168,6 +175,7 @@ class GapMeasureBuilder {
   // N_n(t_j) is a sum of whole buckets.
   std::vector<Slot> slots_;
   std::uint64_t key_base_ = 0;
+  std::uint64_t lowest_key_ = ~std::uint64_t{0};  ///< lowest key of an opened slot
   std::vector<Accumulator> acc_;
   std::vector<double> near_;
   double near_threshold_ = std::numeric_limits<double>::infinity();

@@ -141,7 +141,9 @@ MeasuredRow measure_scores(std::span<const double> scores, const RowSettings& se
   if (scores.empty()) throw std::invalid_argument("empty row");
   MeasuredRow out;
   const double mx = checked_max(scores);
-  GapMeasureBuilder b(mx, builder_options(settings));
+  GapMeasureBuilder::Options options = builder_options(settings);
+  options.near_capacity = std::min(options.near_capacity, RowSettings::kInMemoryNear);
+  GapMeasureBuilder b(mx, std::move(options));
   b.add_scores(scores);
   out.gaps = b.finish(std::log(static_cast<double>(scores.size())));
   out.passes = 1;

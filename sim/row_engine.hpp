@@ -16,7 +16,11 @@
 namespace betacrit {
 
 struct RowSettings {
-  std::size_t near_capacity = 4096;  ///< exact smallest gaps kept per row
+  /// Exact smallest gaps kept per row (they settle β_acc; beyond them, bucket bounds or a
+  /// refinement pass do). A row held in memory keeps at most kInMemoryNear of them: there a
+  /// refinement is a cheap scan of the row, cheaper than sorting a long list every row.
+  std::size_t near_capacity = 4096;
+  static constexpr std::size_t kInMemoryNear = 1024;
   std::vector<double> t_grid;        ///< grid of N_n(t)
 };
 
