@@ -47,8 +47,8 @@ struct GapBucket {
   [[nodiscard]] bool is_atom() const { return min_gap == max_gap; }
 };
 
-inline constexpr int kIndexTerms = 18;     ///< scaled power sums A_0..A_17 per index node     ///< scaled power sums A_0..A_15 per index node     ///< scaled power sums A_0..A_13 per index node     ///< scaled power sums A_0..A_17 per index node     ///< scaled power sums A_0..A_17 per index node
-inline constexpr double kIndexMaxX = 1.0;  ///< an index node is summed whole while β·half_width <= this  ///< an index node is summed whole while β·half_width <= this  ///< an index node is summed whole while β·half_width <= this  ///< an index node is summed whole while β·half_width <= this  ///< an index node is summed whole while β·half_width <= this
+inline constexpr int kIndexTerms = 18;     ///< scaled power sums A_0..A_17 per index node
+inline constexpr double kIndexMaxX = 1.0;  ///< an index node is summed whole while β·half_width <= this
 
 /// One node of GapMeasure::index, a dyadic bin [centre - half_width, centre + half_width)
 /// holding the union of its children. It keeps A_j = P_j/j! (P_j the power sums of
@@ -66,12 +66,6 @@ struct GapIndexNode {
   bool atom = false;       ///< every gap of the node equals min_gap: summed exactly
   alignas(16) std::array<double, 2 * kIndexTerms> ab{};  ///< A_0, B_0, A_1, B_1, ... (B_{J} = 0)
   [[nodiscard]] double a(std::size_t j) const { return ab[2 * j]; }
-};  ///< A_0, B_0, A_1, B_1, ... (B_{J} = 0)
-  [[nodiscard]] double a(std::size_t j) const { return ab[2 * j]; }
-  std::uint32_t next = 0;  ///< index just past this node's subtree
-  std::uint8_t terms = 0;  ///< A_j = 0 for j >= terms
-  bool leaf = false;       ///< one of GapMeasure::buckets (never subdivided)
-  bool atom = false;       ///< every gap of the node equals min_gap: summed exactly
 };
 
 /// S0(β) = Σ_i e^{-βΔ_i} and T1(β) = β·S1(β) = Σ_i βΔ_i e^{-βΔ_i} (finite for every β >= 0).
