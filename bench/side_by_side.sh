@@ -50,20 +50,20 @@ if [[ -z "$mode" ]]; then
 fi
 [[ -n "$mode" ]] || { echo "side_by_side.sh: build first: cmake --preset bench && cmake --build --preset bench" >&2; exit 2; }
 
-now() { date +%s.%N; }
+# Each run prints "wall cpu" (seconds; cpu = user + system of the process and its threads).
+timed() {
+  /usr/bin/time -f '%e %U %S' -o "$tmp/time.txt" "$@" >/dev/null
+  awk '{print $1, $2 + $3}' "$tmp/time.txt"
+}
 run_peer() {
-  local t0; t0=$(now)
-  env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE /usr/bin/python3 "$peer" "$config" --out "$tmp/peer.npz" --quiet >/dev/null
-  awk -v a="$(now)" -v b="$t0" 'BEGIN {print a - b}'
+  timed env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE /usr/bin/python3 "$peer" "$config" --out "$tmp/peer.npz" --quiet
 }
 run_ours() {
-  local t0; t0=$(now)
   if [[ "$mode" == run ]]; then
-    "$bin" run "$config" -o "$tmp/ours.h5" --threads "$threads" --quiet --force >/dev/null
+    timed "$bin" run "$config" -o "$tmp/ours.h5" --threads "$threads" --quiet --force
   else
-    "$bin" "$config" --threads "$threads" >/dev/null
+    timed "$bin" "$config" --threads "$threads"
   fi
-  awk -v a="$(now)" -v b="$t0" 'BEGIN {print a - b}'
 }
 
 echo "machine: $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ *//'), load $(cut -d' ' -f1-3 /proc/loadavg)"
@@ -71,11 +71,12 @@ echo "config:  $config"
 echo "betacrit: $bin ($([[ $mode == run ]] && echo "betacrit run" || echo "stand-in sweep, no HDF5"), $threads threads)"
 ratios=()
 for ((i = 1; i <= repeat; i++)); do
-  tp=$(run_peer)
-  tb=$(run_ours)
+  read -r tp cp < <(run_peer)
+  read -r tb cb < <(run_ours)
   r=$(awk -v a="$tp" -v b="$tb" 'BEGIN {print a / b}')
   ratios+=("$r")
-  printf 'run %d: numpy peer %.3f s   betacrit %.3f s   ratio %.1fx\n' "$i" "$tp" "$tb" "$r"
+  printf 'run %d: numpy peer %.3f s (cpu %.2f s)   betacrit %.3f s (cpu %.2f s)   wall ratio %.1fx   cpu ratio %.1fx\n' \
+    "$i" "$tp" "$cp" "$tb" "$cb" "$r" "$(awk -v a="$cp" -v b="$cb" 'BEGIN {print a / b}')"
 done
 median=$(printf '%s\n' "${ratios[@]}" | sort -g | awk '{a[NR]=$1} END {print (NR % 2) ? a[(NR+1)/2] : (a[NR/2] + a[NR/2+1]) / 2}')
-printf 'ratio (median of %d): %.1fx\n' "$repeat" "$median"
+printf 'wall ratio (median of %d): %.1fx\n' "$repeat" "$median"
