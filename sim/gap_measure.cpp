@@ -1,5 +1,7 @@
 #include "sim/gap_measure.hpp"
 
+#include "sim/cpu_dispatch.hpp"
+
 #include <algorithm>
 #include <bit>
 #include <cmath>
@@ -131,6 +133,7 @@ void walk_index(const std::vector<GapIndexNode>& index, double beta, double cuto
 }
 }  // namespace
 
+BETACRIT_CLONE_AVX2
 GapSums GapMeasure::sums_from_buckets(double beta) const {
   GapSums out{m, 0.0};
   // Buckets are ascending and no bucket weighs more than n: once β·Δ_min exceeds
@@ -143,6 +146,7 @@ GapSums GapMeasure::sums_from_buckets(double beta) const {
   return out;
 }
 
+BETACRIT_CLONE_AVX2
 GapSums GapMeasure::sums(double beta) const {
   if (index.empty() || index_buckets != buckets.size()) return sums_from_buckets(beta);
   double s0 = m, t1 = 0, t2 = 0;
@@ -150,6 +154,7 @@ GapSums GapMeasure::sums(double beta) const {
   return {s0, t1};
 }
 
+BETACRIT_CLONE_AVX2
 GapSums2 GapMeasure::sums2(double beta) const {
   double s0 = m, t1 = 0, t2 = 0;
   if (index.empty() || index_buckets != buckets.size()) {
@@ -295,10 +300,8 @@ GapIndexNode leaf_node(const GapBucket& b, int powers) {
 
 }  // namespace
 
-#if defined(__GNUC__) && defined(__x86_64__) && !defined(__clang__)
 // Cloned for AVX2 like the accumulation loop: element-wise arithmetic, identical bits.
-__attribute__((target_clones("default", "avx2")))
-#endif
+BETACRIT_CLONE_AVX2
 void GapMeasure::build_index() {
   index.clear();
   index_buckets = buckets.size();
@@ -569,10 +572,8 @@ template <int P>
   }
 }
 
-#if defined(__GNUC__) && defined(__x86_64__) && !defined(__clang__)
 // The loop is cloned for AVX2 (selected at load time); the lanes compute the same bits.
-__attribute__((target_clones("default", "avx2")))
-#endif
+BETACRIT_CLONE_AVX2
 void GapMeasureBuilder::add_scores(std::span<const double> s) {
   if (options_.powers == kRowPowers) add_scores_loop<kRowPowers>(s);
   else add_scores_loop<kPowers>(s);
@@ -598,6 +599,7 @@ void GapMeasureBuilder::near_add(double gap) {
 
 /// Lowers the near threshold and drops the gaps at or above it. Every gap below the old
 /// threshold is in near_, so any new threshold keeps near_ complete below it.
+BETACRIT_CLONE_AVX2
 void GapMeasureBuilder::near_shrink() {
   const std::size_t k = options_.near_capacity;
   if (near_.size() <= k) return;
@@ -640,6 +642,7 @@ void GapMeasureBuilder::near_shrink() {
 
 /// Sorts `near_` ascending: a counting sort by bucket key, then each bucket's few gaps by
 /// insertion (std::sort for a crowded bucket or a very wide key range).
+BETACRIT_CLONE_AVX2
 void GapMeasureBuilder::sort_near() {
   auto& v = near_;
   if (v.size() < 2) return;
@@ -677,6 +680,7 @@ void GapMeasureBuilder::sort_near() {
   v = std::move(out);
 }
 
+BETACRIT_CLONE_AVX2
 GapMeasure GapMeasureBuilder::finish(double log_n) {
   if (near_truncated_) near_shrink();  // the final counts may lower the threshold further
   GapMeasure g;

@@ -1,6 +1,7 @@
 #include "sim/row_engine.hpp"
 
 #include "sim/estimators.hpp"
+#include "sim/cpu_dispatch.hpp"
 
 #include <algorithm>
 #include <bit>
@@ -35,9 +36,7 @@ typedef double MaxVec __attribute__((vector_size(32)));
 typedef std::uint64_t BitsVec __attribute__((vector_size(32)));
 
 /// The maximum of finite scores; throws naming the first non-finite score's column.
-#if defined(__GNUC__) && defined(__x86_64__) && !defined(__clang__)
-__attribute__((target_clones("default", "avx2")))
-#endif
+BETACRIT_CLONE_AVX2
 double checked_max(std::span<const double> s, std::uint64_t first_column = 0) {
   // One branch-free pass four lanes wide; a score is not finite when its exponent bits are
   // all ones. The column is looked up only when something is wrong.
@@ -74,7 +73,7 @@ struct RangeCollector {
   const std::vector<std::pair<double, double>>& ranges;  // ascending, disjoint
   double max;
   std::vector<double> members;
-  void add(std::span<const double> s) {
+  BETACRIT_CLONE_AVX2 void add(std::span<const double> s) {
     const double first = ranges.front().first, last = ranges.back().second;
     for (double x : s) {
       const double gap = max - x;
