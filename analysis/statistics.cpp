@@ -21,6 +21,35 @@ double median(std::vector<double> v) {
   return 0.5 * (lower + upper);
 }
 
+double percentile_sorted(std::span<const double> sorted, double q) {
+  if (sorted.empty()) return std::numeric_limits<double>::quiet_NaN();
+  const double pos = q * static_cast<double>(sorted.size() - 1);
+  const std::size_t i = static_cast<std::size_t>(pos);
+  const double f = pos - static_cast<double>(i);
+  return i + 1 < sorted.size() ? sorted[i] * (1 - f) + sorted[i + 1] * f : sorted[i];
+}
+
+std::vector<double> bootstrap_medians(std::span<const double> values, Engine& engine, int resamples) {
+  boost::random::uniform_int_distribution<std::size_t> pick(0, values.size() - 1);
+  std::vector<double> meds(static_cast<std::size_t>(std::max(resamples, 0))), sample(values.size());
+  for (auto& m : meds) {
+    for (auto& v : sample) v = values[pick(engine)];
+    m = median(sample);
+  }
+  return meds;
+}
+
+std::vector<double> bootstrap_means(std::span<const double> values, Engine& engine, int resamples) {
+  boost::random::uniform_int_distribution<std::size_t> pick(0, values.size() - 1);
+  std::vector<double> means(static_cast<std::size_t>(std::max(resamples, 0)));
+  for (auto& m : means) {
+    double sum = 0;
+    for (std::size_t i = 0; i < values.size(); ++i) sum += values[pick(engine)];
+    m = sum / static_cast<double>(values.size());
+  }
+  return means;
+}
+
 CriticalSummary summarize_critical(std::span<const double> per_row, std::uint64_t bootstrap_seed, int resamples) {
   const double nan = std::numeric_limits<double>::quiet_NaN();
   std::vector<double> x;
@@ -31,21 +60,10 @@ CriticalSummary summarize_critical(std::span<const double> per_row, std::uint64_
   s.median = median(x);
   // Percentile bootstrap of the median.
   Engine eng(splitmix64(bootstrap_seed));
-  boost::random::uniform_int_distribution<std::size_t> pick(0, x.size() - 1);
-  std::vector<double> meds(static_cast<std::size_t>(resamples)), sample(x.size());
-  for (auto& m : meds) {
-    for (auto& v : sample) v = x[pick(eng)];
-    m = median(sample);
-  }
+  std::vector<double> meds = bootstrap_medians(x, eng, resamples);
   std::sort(meds.begin(), meds.end());
-  auto pct = [&](double q) {  // linear interpolation between order statistics (numpy default)
-    const double pos = q * static_cast<double>(meds.size() - 1);
-    const std::size_t i = static_cast<std::size_t>(pos);
-    const double f = pos - static_cast<double>(i);
-    return i + 1 < meds.size() ? meds[i] * (1 - f) + meds[i + 1] * f : meds[i];
-  };
-  s.median_lo = pct(0.025);
-  s.median_hi = pct(0.975);
+  s.median_lo = percentile_sorted(meds, 0.025);
+  s.median_hi = percentile_sorted(meds, 0.975);
   std::vector<double> logs;
   for (double v : x)
     if (v > 0) logs.push_back(std::log(v));

@@ -1,6 +1,8 @@
 #pragma once
 // Statistics of per-row critical β values (SPEC §1 conventions: SEM with ddof = 1,
 // 1000 bootstrap resamples seeded from the config seed).
+#include "sim/rng.hpp"
+
 #include <cstdint>
 #include <span>
 #include <string_view>
@@ -19,6 +21,17 @@ struct CriticalSummary {
 
 /// Median of the values (NaN entries are skipped; NaN when none remain).
 double median(std::vector<double> values);
+
+/// Percentile of ascending `sorted` values with linear interpolation between order
+/// statistics (numpy's default); NaN when empty.
+double percentile_sorted(std::span<const double> sorted, double q);
+
+/// Medians of `resamples` bootstrap resamples (with replacement) of `values`, in draw
+/// order, drawing from `engine`. `values` must be non-empty and NaN-free.
+std::vector<double> bootstrap_medians(std::span<const double> values, Engine& engine, int resamples);
+
+/// Means of `resamples` bootstrap resamples of `values` (non-empty), drawing from `engine`.
+std::vector<double> bootstrap_means(std::span<const double> values, Engine& engine, int resamples);
 
 /// Summary of one (model, n, estimator) column of per-row values. Non-finite values are
 /// skipped; log statistics use the positive values only. `bootstrap_seed` makes the CI

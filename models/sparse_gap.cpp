@@ -36,9 +36,13 @@ class SparseGap final : public Model {
     return log_ratio / delta(log_n);
   }
   TheoryLaw law() const override { return {1.0 + a_, "(log n)^a log((n-m)/m)/gap (noise 0)"}; }
+  /// With noise 0 and β = c·β*(n): S0 = m + m^c (n-m)^{1-c}, so for c < 1 the n-m equal
+  /// competitors carry all the mass and H/log n -> 1; for c > 1 the top set does and
+  /// H/log n -> 0; at c = 1 the mass splits in half and H/log n -> 1/2. (1 - c is the limit
+  /// of log S0/log n, not of the entropy; docs/science.md.)
   std::optional<double> limit_norm_entropy(double c) const override {
     if (noise_ > 0) return std::nullopt;
-    return c < 1 ? 1.0 - c : 0.0;
+    return c < 1 ? 1.0 : (c == 1 ? 0.5 : 0.0);
   }
   bool iid() const override { return false; }
   std::uint64_t min_n() const override { return m_ + 1; }

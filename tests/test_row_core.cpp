@@ -190,3 +190,23 @@ TEST_CASE("edge cases: n = 2, all tied, m > 1, huge beta, scores near 1e300", "[
     CHECK(std::isfinite(half_mass(row.gaps)));
   }
 }
+
+TEST_CASE("sparse_gap limiting normalized entropy is a step at c = 1", "[row][theory]") {
+  // Closed form at noise 0 with n − m competitors at gap δ: a weighted atom represents them
+  // for n = e^L far beyond memory. H/log n at β = c·β*(n) tends to the model's limit curve.
+  auto model = make_model("sparse_gap", {});
+  for (double L : {200.0, 600.0}) {  // n = e^L stays below the double range
+    const double delta = 1.0;  // gap_exponent 0
+    GapMeasureBuilder b(delta, {0, {}});
+    b.add_gap(0.0);                              // the signal (m = 1)
+    b.add_weighted_gap(delta, std::exp(L) - 1);  // the n − 1 competitors
+    const GapMeasure g = b.finish(L);
+    const double beta_star = *model->theory_beta(L);
+    for (double c : {0.25, 0.5, 0.9, 1.1, 2.0}) {
+      const double h = observables_at(g, c * beta_star).norm_entropy;
+      CAPTURE(L, c, h);
+      // Corrections are O(1/((1-c) L)) and O(1/((c-1) L)).
+      CHECK(std::fabs(h - *model->limit_norm_entropy(c)) < 5.0 / (std::fabs(1 - c) * L));
+    }
+  }
+}
