@@ -1,4 +1,5 @@
 #include "models/builtin.hpp"
+#include "models/tail_quantile.hpp"
 #include "sim/cpu_dispatch.hpp"
 
 #include <boost/random/normal_distribution.hpp>
@@ -18,6 +19,9 @@ class Gaussian final : public Model {
   std::optional<double> theory_beta(double log_n) const override { return std::sqrt(2.0 * log_n) / sigma_; }
   TheoryLaw law() const override { return {0.5, "sqrt(2 log n)/sigma"}; }
   std::optional<double> limit_norm_entropy(double c) const override { return c < 1 ? 1 - c * c : 0.0; }
+  std::optional<double> upper_quantile_log(double log_p) const override {
+    return mu_ + sigma_ * tail_quantile::normal_upper_quantile_log(log_p);
+  }
 
  private:
   double mu_, sigma_;

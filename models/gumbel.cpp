@@ -1,4 +1,5 @@
 #include "models/builtin.hpp"
+#include "models/tail_quantile.hpp"
 #include "sim/cpu_dispatch.hpp"
 
 #include <boost/random/extreme_value_distribution.hpp>
@@ -16,6 +17,19 @@ class Gumbel final : public Model {
   std::optional<double> theory_beta(double) const override { return 1.0 / scale_; }
   TheoryLaw law() const override { return {0.0, "1/scale (constant)"}; }
   std::optional<double> limit_norm_entropy(double c) const override { return c < 1 ? 1.0 : 0.0; }
+  std::optional<double> upper_quantile_log(double log_p) const override {
+    // P(X > x) = 1 - exp(-e^{-y}), y = (x - mu)/scale, so e^{-y} = -log(1 - p).
+    tail_quantile::check_log_p(log_p);
+    double y;
+    if (log_p < -700.0) {
+      y = -log_p;  // -log(1 - p) = p (1 + p/2 + ...), p < 1e-304
+    } else if (log_p < -1.0) {
+      y = -std::log(-std::log1p(-std::exp(log_p)));
+    } else {
+      y = -std::log(-std::log(-std::expm1(log_p)));  // 1 - p accurate near p = 1
+    }
+    return mu_ + scale_ * y;
+  }
 
  private:
   double mu_, scale_;

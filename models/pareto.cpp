@@ -1,4 +1,5 @@
 #include "models/builtin.hpp"
+#include "models/tail_quantile.hpp"
 #include "sim/cpu_dispatch.hpp"
 
 #include <boost/random/exponential_distribution.hpp>
@@ -19,6 +20,10 @@ class Pareto final : public Model {
     return log_n * std::exp(-log_n / alpha_) / scale_;
   }
   TheoryLaw law() const override { return {std::nullopt, "~ log n * n^(-1/alpha)/scale (power law in n, no polylog law)"}; }
+  std::optional<double> upper_quantile_log(double log_p) const override {
+    tail_quantile::check_log_p(log_p);
+    return scale_ * std::exp(-log_p / alpha_);  // P(s > x) = (scale/x)^alpha; +inf on overflow
+  }
 
  private:
   double alpha_, scale_;

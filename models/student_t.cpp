@@ -1,4 +1,5 @@
 #include "models/builtin.hpp"
+#include "models/tail_quantile.hpp"
 #include "sim/cpu_dispatch.hpp"
 
 #include <boost/random/student_t_distribution.hpp>
@@ -18,6 +19,9 @@ class StudentT final : public Model {
     return log_n * std::exp(-log_n / nu_) / scale_;
   }
   TheoryLaw law() const override { return {std::nullopt, "~ log n * n^(-1/nu)/scale (power law in n, no polylog law)"}; }
+  std::optional<double> upper_quantile_log(double log_p) const override {
+    return scale_ * tail_quantile::student_t_upper_quantile_log(nu_, log_p);
+  }
 
  private:
   double nu_, scale_;

@@ -1,4 +1,5 @@
 #include "models/builtin.hpp"
+#include "models/tail_quantile.hpp"
 #include "sim/cpu_dispatch.hpp"
 
 #include <boost/random/weibull_distribution.hpp>
@@ -24,6 +25,10 @@ class WeibullTail final : public Model {
     if (c >= 1) return 0.0;
     if (k_ <= 1) return 1.0;
     return 1.0 - std::pow(c, k_ / (k_ - 1.0));
+  }
+  std::optional<double> upper_quantile_log(double log_p) const override {
+    tail_quantile::check_log_p(log_p);
+    return lambda_ * std::pow(-log_p, 1.0 / k_);  // P(s > x) = exp(-(x/scale)^k)
   }
 
  private:

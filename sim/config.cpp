@@ -678,6 +678,22 @@ void cross_check(Problems& p, const RunConfig& cfg, bool n_ok, bool beta_ok, con
       else
         p.add("mode", "tail mode needs an iid model with a known tail quantile, but " + why + " (" + path +
                           "); set \"mode\": \"exact\" on that model");
+    } else if (e.mode == RowMode::tail && n_ok) {
+      // Tail rows reach 2^kTailMaxLog2N; heavy tails may overflow a double before that (the
+      // top score of a row is beyond Q(-(log n + 50)) with probability e^-50).
+      for (std::size_t k = 0; k < cfg.log2_n.size(); ++k) {
+        if (cfg.log2_n[k] > kTailMaxLog2N) {
+          p.add("n", "2^" + fmt_number(cfg.log2_n[k]) + " is beyond tail mode's longest row 2^" +
+                         fmt_number(kTailMaxLog2N) + " (" + describe(path, e) + ")");
+          break;
+        }
+        const auto top = e.model->upper_quantile_log(-(cfg.log_n(k) + 50.0));
+        if (!top || !std::isfinite(*top)) {
+          p.add("n", "scores of " + describe(path, e) + " overflow a double at n = " + length_text(cfg, k) +
+                         " in tail mode; use shorter rows");
+          break;
+        }
+      }
     }
     if (beta_ok && n_ok && cfg.beta_scale == BetaScale::theory) {
       for (std::size_t k = 0; k < cfg.log2_n.size(); ++k) {

@@ -581,13 +581,12 @@ void GapMeasureBuilder::add_scores(std::span<const double> s) {
 }
 
 void GapMeasureBuilder::add_weighted_gap(double gap, double weight) {
+  if (!(weight > 0) || !std::isfinite(weight)) throw std::invalid_argument("gap weight must be positive and finite");
   if (gap == 0.0) {
     m_ += weight;
   } else {
     if (!(gap > 0) || !(gap <= std::numeric_limits<double>::max())) bad_gap(gap);
-    weighted_ = true;
-    if (options_.powers == kRowPowers) add_positive<kRowPowers>(gap, weight);
-    else add_positive<kPowers>(gap, weight);
+    weighted_.emplace_back(gap, weight);  // an exact atom of its own (finish), never a Taylor bucket
   }
   total_ += weight;
 }
@@ -603,13 +602,10 @@ BETACRIT_CLONE_AVX2
 void GapMeasureBuilder::near_shrink() {
   const std::size_t k = options_.near_capacity;
   if (near_.size() <= k) return;
+  // Only unit-weight gaps enter the buckets (weighted ones are atoms of their own), so the
+  // bucket counts are counts of the gaps near_ collects.
   double threshold;
-  if (weighted_) {
-    // Bucket weights include weighted gaps: select the K smallest exactly.
-    std::nth_element(near_.begin(), near_.begin() + static_cast<std::ptrdiff_t>(k - 1), near_.end());
-    threshold = near_[k - 1];
-    near_.resize(k);
-  } else {
+  {
     // The bucket counts say where the K-th smallest gap lies: the first bucket at which the
     // cumulative count reaches K. Its upper end is the threshold (its lower end when that
     // would keep more than 3K/2 gaps). Cheaper than a selection over near_.
@@ -706,6 +702,30 @@ GapMeasure GapMeasureBuilder::finish(double log_n) {
       for (int j = 0; j < powers; ++j) b.power[static_cast<std::size_t>(j)] = a.v[j / 4][j % 4];
       g.buckets.push_back(b);
     }
+  }
+  if (!weighted_.empty()) {
+    // Weighted gaps are exact atoms (centre = the gap, half-width 0), merged into the
+    // ascending order of min_gap that sums() and accumulation_search rely on.
+    std::sort(weighted_.begin(), weighted_.end());
+    std::vector<GapBucket> merged;
+    merged.reserve(g.buckets.size() + weighted_.size());
+    auto it = g.buckets.begin();
+    for (std::size_t i = 0; i < weighted_.size();) {
+      const double gap = weighted_[i].first;
+      double w = 0;
+      for (; i < weighted_.size() && weighted_[i].first == gap; ++i) w += weighted_[i].second;
+      for (; it != g.buckets.end() && it->min_gap <= gap; ++it) merged.push_back(*it);
+      GapBucket atom;
+      atom.center = gap;
+      atom.half_width = 0;
+      atom.min_gap = atom.max_gap = gap;
+      atom.power[0] = w;
+      merged.push_back(atom);
+    }
+    merged.insert(merged.end(), it, g.buckets.end());
+    g.buckets = std::move(merged);
+    near_threshold_ = std::min(near_threshold_, weighted_.front().first);
+    near_truncated_ = true;
   }
   sort_near();
   g.near = std::move(near_);

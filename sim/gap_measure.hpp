@@ -26,6 +26,7 @@
 #include <limits>
 #include <memory>
 #include <span>
+#include <utility>
 #include <vector>
 
 namespace betacrit {
@@ -125,8 +126,8 @@ class GapMeasureBuilder {
     /// the boundary is that bucket's lower end. With weighted gaps, exactly the K smallest.
     std::size_t near_capacity = 4096;
     std::vector<double> t_grid;        ///< ascending grid for N_n(t)
-    /// Power sums kept per bucket: kPowers, or kRowPowers for rows of unit weights (no
-    /// add_weighted_gap) with n <= 2^64, which is faster at the same accuracy.
+    /// Power sums kept per bucket: kPowers, or kRowPowers when at most 2^64 unit-weight gaps
+    /// enter the buckets (weighted gaps never do), which is faster at the same accuracy.
     int powers = kPowers;
   };
   GapMeasureBuilder(double max_score, Options options);
@@ -139,7 +140,10 @@ class GapMeasureBuilder {
   void add_scores(std::span<const double> s);
   /// Adds a gap Δ >= 0 with weight 1 (kept in `near` if among the smallest).
   void add_gap(double gap);
-  /// Adds a weighted gap (tail-mode strata): enters buckets and N_n(t), never `near`.
+  /// Adds a weighted gap (tail-mode strata): enters N_n(t) and becomes an exact atom bucket
+  /// of its own (never merged into a Taylor bucket, so S0 and S1 stay exact whatever the
+  /// weight; never in `near`). `near_complete_below` is capped at the smallest weighted gap.
+  /// Memory grows with the number of weighted gaps: callers add a bounded number.
   void add_weighted_gap(double gap, double weight);
   /// Finishes the measure; `n` is the total weight (checked against what was added when exact).
   GapMeasure finish(double log_n);
@@ -174,7 +178,7 @@ class GapMeasureBuilder {
   std::vector<double> near_;
   double near_threshold_ = std::numeric_limits<double>::infinity();
   bool near_truncated_ = false;
-  bool weighted_ = false;  ///< add_weighted_gap was used: bucket counts are not unit-gap counts
+  std::vector<std::pair<double, double>> weighted_;  ///< (gap, weight) of add_weighted_gap
 };
 
 }  // namespace betacrit

@@ -70,7 +70,8 @@ ObservableValues observables_at(const GapMeasure& g, double beta, bool with_coll
   v.top_mass = g.m / s.s0;
   if (with_collision) {
     const double s2 = beta == 0 ? g.n : g.sums(2 * beta).s0;
-    v.collision = std::clamp(s2 / (s.s0 * s.s0), v.max_weight * v.max_weight * g.m, 1.0);
+    v.collision = std::clamp(s2 / s.s0 / s.s0,  // S0² would overflow for S0 > 2^512 (tail mode)
+                              v.max_weight * v.max_weight * g.m, 1.0);
   } else {
     v.collision = std::nan("");
   }

@@ -245,22 +245,43 @@ TEST_CASE("near holds every gap below its bound, ascending, and β_acc stays exa
   }
 }
 
-TEST_CASE("with weighted gaps near keeps exactly the K smallest unit gaps", "[fast][near]") {
+TEST_CASE("weighted gaps are exact atoms beside the unit gaps", "[fast][near]") {
   GapMeasureBuilder::Options o;
   o.near_capacity = 10;
   o.t_grid = grid(4.0, 8);
+  o.powers = kRowPowers;
   GapMeasureBuilder b(0.0, o);
   std::vector<double> unit;
+  std::vector<std::pair<double, double>> weighted;
   for (int i = 1; i <= 500; ++i) {
     const double gap = 0.001 * ((i * 7919) % 500 + 1);
     unit.push_back(gap);
     b.add_gap(gap);
-    if (i % 50 == 0) b.add_weighted_gap(3.0 + i * 1e-3, 1e6);
+    if (i % 50 == 0) {
+      weighted.emplace_back(3.0 + i * 1e-3, 1e6 * i);
+      b.add_weighted_gap(weighted.back().first, weighted.back().second);
+    }
   }
   const GapMeasure g = b.finish(std::log(500 + 10 * 1e6));
   std::sort(unit.begin(), unit.end());
-  REQUIRE(g.near.size() == 10);
+  // near: every unit gap below its bound, in order, at least K of them.
+  const auto below = static_cast<std::size_t>(
+      std::lower_bound(unit.begin(), unit.end(), g.near_complete_below) - unit.begin());
+  REQUIRE(g.near.size() == below);
   CHECK(std::equal(g.near.begin(), g.near.end(), unit.begin()));
+  CHECK(g.near.size() >= 10);
+  // N(t) and S0 count the weighted atoms exactly.
+  for (std::size_t j = 0; j < g.t_grid.size(); ++j) {
+    double want = static_cast<double>(std::upper_bound(unit.begin(), unit.end(), g.t_grid[j]) - unit.begin());
+    for (const auto& [gap, w] : weighted) want += gap <= g.t_grid[j] ? w : 0;
+    CHECK(g.count_at_t[j] == want);
+  }
+  for (double beta : {0.0, 0.5, 3.0, 20.0}) {
+    long double s0 = 0;
+    for (double x : unit) s0 += std::exp(-static_cast<long double>(beta) * x);
+    for (const auto& [gap, w] : weighted) s0 += w * std::exp(-static_cast<long double>(beta) * gap);
+    CHECK(std::fabs(g.sums(beta).s0 - s0) <= 1e-12 * s0);
+  }
 }
 
 TEST_CASE("hand-made buckets that are not dyadic are summed directly", "[fast][index]") {
