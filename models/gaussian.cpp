@@ -1,5 +1,6 @@
 #include "models/builtin.hpp"
 #include "models/tail_quantile.hpp"
+#include "sim/cpu_dispatch.hpp"
 
 #include <boost/random/normal_distribution.hpp>
 
@@ -13,7 +14,7 @@ class Gaussian final : public Model {
   explicit Gaussian(const ParamValues& p) : Model("gaussian", p), mu_(param("mu")), sigma_(param("sigma")) {}
   void draw(Engine& eng, std::uint64_t, std::uint64_t, std::span<double> out) const override {
     boost::random::normal_distribution<double> dist(mu_, sigma_);
-    for (double& x : out) x = dist(eng);
+    fill_draws(out, [&] { return dist(eng); });
   }
   std::optional<double> theory_beta(double log_n) const override { return std::sqrt(2.0 * log_n) / sigma_; }
   TheoryLaw law() const override { return {0.5, "sqrt(2 log n)/sigma"}; }

@@ -1,5 +1,6 @@
 #include "models/builtin.hpp"
 #include "models/tail_quantile.hpp"
+#include "sim/cpu_dispatch.hpp"
 
 #include <boost/random/extreme_value_distribution.hpp>
 
@@ -11,7 +12,7 @@ class Gumbel final : public Model {
   void draw(Engine& eng, std::uint64_t, std::uint64_t, std::span<double> out) const override {
     // Boost's extreme_value_distribution(a, b) is the max-type Gumbel: F(x) = exp(-exp(-(x-a)/b)).
     boost::random::extreme_value_distribution<double> dist(mu_, scale_);
-    for (double& x : out) x = dist(eng);
+    fill_draws(out, [&] { return dist(eng); });
   }
   std::optional<double> theory_beta(double) const override { return 1.0 / scale_; }
   TheoryLaw law() const override { return {0.0, "1/scale (constant)"}; }

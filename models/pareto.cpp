@@ -1,5 +1,6 @@
 #include "models/builtin.hpp"
 #include "models/tail_quantile.hpp"
+#include "sim/cpu_dispatch.hpp"
 
 #include <boost/random/exponential_distribution.hpp>
 
@@ -13,7 +14,7 @@ class Pareto final : public Model {
   void draw(Engine& eng, std::uint64_t, std::uint64_t, std::span<double> out) const override {
     // P(s > x) = (scale/x)^alpha for x >= scale, i.e. s = scale * exp(E/alpha), E ~ Exp(1).
     boost::random::exponential_distribution<double> dist(1.0);
-    for (double& x : out) x = scale_ * std::exp(dist(eng) / alpha_);
+    fill_draws(out, [&] { return scale_ * std::exp(dist(eng) / alpha_); });
   }
   std::optional<double> theory_beta(double log_n) const override {
     return log_n * std::exp(-log_n / alpha_) / scale_;

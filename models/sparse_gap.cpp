@@ -1,4 +1,5 @@
 #include "models/builtin.hpp"
+#include "sim/cpu_dispatch.hpp"
 
 #include <boost/random/normal_distribution.hpp>
 
@@ -22,13 +23,11 @@ class SparseGap final : public Model {
   void draw(Engine& eng, std::uint64_t n, std::uint64_t offset, std::span<double> out) const override {
     const double d = delta(std::log(static_cast<double>(n)));
     boost::random::normal_distribution<double> jitter(0.0, noise_ > 0 ? noise_ : 1.0);
-    for (std::size_t i = 0; i < out.size(); ++i) {
-      const std::uint64_t pos = offset + i;
-      if (pos < m_)
-        out[i] = d;  // the m signals come first (position carries no meaning downstream)
-      else
-        out[i] = noise_ > 0 ? jitter(eng) : 0.0;
-    }
+    // The m signals come first (position carries no meaning downstream), then the rest.
+    const std::size_t signals = offset < m_ ? static_cast<std::size_t>(std::min<std::uint64_t>(m_ - offset, out.size())) : 0;
+    std::fill(out.begin(), out.begin() + static_cast<std::ptrdiff_t>(signals), d);
+    if (noise_ > 0) fill_draws(out.subspan(signals), [&] { return jitter(eng); });
+    else std::fill(out.begin() + static_cast<std::ptrdiff_t>(signals), out.end(), 0.0);
   }
   std::optional<double> theory_beta(double log_n) const override {
     // log((n - m)/m)/δ_n with n = e^{log n}; log1p keeps it exact for huge n.

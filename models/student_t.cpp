@@ -1,5 +1,6 @@
 #include "models/builtin.hpp"
 #include "models/tail_quantile.hpp"
+#include "sim/cpu_dispatch.hpp"
 
 #include <boost/random/student_t_distribution.hpp>
 
@@ -12,7 +13,7 @@ class StudentT final : public Model {
   explicit StudentT(const ParamValues& p) : Model("student_t", p), nu_(param("nu")), scale_(param("scale")) {}
   void draw(Engine& eng, std::uint64_t, std::uint64_t, std::span<double> out) const override {
     boost::random::student_t_distribution<double> dist(nu_);
-    for (double& x : out) x = scale_ * dist(eng);
+    fill_draws(out, [&] { return scale_ * dist(eng); });
   }
   std::optional<double> theory_beta(double log_n) const override {
     return log_n * std::exp(-log_n / nu_) / scale_;

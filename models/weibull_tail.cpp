@@ -1,5 +1,6 @@
 #include "models/builtin.hpp"
 #include "models/tail_quantile.hpp"
+#include "sim/cpu_dispatch.hpp"
 
 #include <boost/random/weibull_distribution.hpp>
 
@@ -14,7 +15,7 @@ class WeibullTail final : public Model {
   void draw(Engine& eng, std::uint64_t, std::uint64_t, std::span<double> out) const override {
     // Boost's weibull_distribution(a, b): P(X > x) = exp(-(x/b)^a), i.e. s = b * E^{1/a}.
     boost::random::weibull_distribution<double> dist(k_, lambda_);
-    for (double& x : out) x = dist(eng);
+    fill_draws(out, [&] { return dist(eng); });
   }
   std::optional<double> theory_beta(double log_n) const override {
     return (k_ / lambda_) * std::pow(log_n, 1.0 - 1.0 / k_);

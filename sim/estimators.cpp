@@ -48,11 +48,20 @@ namespace {
 /// exact gaps `sorted` below `limit`, where N counts `offset` gaps below sorted[0].
 void scan_sorted(const std::vector<double>& sorted, double offset, double m, double limit, double& best) {
   const std::size_t k = sorted.size();
-  for (std::size_t i = 0; i < k; ++i) {
-    if (!(sorted[i] < limit)) break;
-    if (i + 1 < k && sorted[i + 1] == sorted[i]) continue;  // last of a run of equal gaps
-    const double count = offset + static_cast<double>(i + 1);
-    if (count > m) best = std::max(best, std::log(count / m) / sorted[i]);
+  constexpr std::size_t kChunk = 64;
+  for (std::size_t i0 = 0; i0 < k; i0 += kChunk) {
+    if (!(sorted[i0] < limit)) break;
+    const std::size_t i1 = std::min(k, i0 + kChunk);
+    // No candidate of the chunk beats log(largest count/m)/smallest gap: skip the chunk
+    // (with a margin for rounding) when that bound cannot improve on `best`.
+    const double top = offset + static_cast<double>(i1);
+    if (best > 0 && top > m && std::log(top / m) / sorted[i0] * (1 + 1e-14) <= best) continue;
+    for (std::size_t i = i0; i < i1; ++i) {
+      if (!(sorted[i] < limit)) return;
+      if (i + 1 < k && sorted[i + 1] == sorted[i]) continue;  // last of a run of equal gaps
+      const double count = offset + static_cast<double>(i + 1);
+      if (count > m) best = std::max(best, std::log(count / m) / sorted[i]);
+    }
   }
 }
 
@@ -127,16 +136,31 @@ double half_mass(const GapMeasure& g) {
   if (!(rest > m)) return 0.0;
   const double L = std::log(rest / m);
   // Jensen: S0(β) >= m + (n-m) e^{-β mean} so S0(L/mean) >= 2m; S0(L/min) <= 2m.
-  double lo = L / g.mean_gap();
-  double hi = L / g.min_gap();
+  const double lo = L / g.mean_gap();
+  const double hi = L / g.min_gap();
   const double target = std::log(2 * m);
-  auto f = [&](double beta) { return std::log(g.sums(beta).s0) - target; };
-  double flo = f(lo), fhi = f(hi);
-  if (flo <= 0) return lo;   // equality cases (all gaps equal): lo == hi
+  // f(β) = log S0(β) - log 2m is convex (a log-sum-exp of lines) and decreasing, and f(lo) >= 0:
+  // Newton's method from lo climbs monotonically to the root (each tangent stays below f),
+  // with the slope f'(β) = -S1/S0 from the same sums. A handful of evaluations suffice.
+  double beta = lo;
+  for (int iter = 0; iter < 100; ++iter) {
+    const GapSums s = g.sums(beta);
+    const double f = std::log(s.s0) - target;
+    if (!(f > 0)) return beta;  // at the root (equality cases: all gaps equal, lo == hi)
+    if (!(s.t1 > 0)) break;
+    const double next = std::min(beta + f * beta * s.s0 / s.t1, hi);
+    if (!(next > beta)) return beta;                   // converged to the last ulp
+    if (next - beta <= 1e-15 * beta) return next;      // quadratic convergence: done
+    beta = next;
+  }
+  // Not converged (should not happen): bracketing solver on [beta, hi].
+  auto f = [&](double b) { return std::log(g.sums(b).s0) - target; };
+  const double flo = f(beta), fhi = f(hi);
+  if (flo <= 0) return beta;
   if (fhi >= 0) return hi;
   boost::math::tools::eps_tolerance<double> tol(50);
   std::uintmax_t iters = 200;
-  auto [a, b] = boost::math::tools::toms748_solve(f, lo, hi, flo, fhi, tol, iters);
+  auto [a, b] = boost::math::tools::toms748_solve(f, beta, hi, flo, fhi, tol, iters);
   return 0.5 * (a + b);
 }
 
@@ -144,24 +168,40 @@ double entropy_fraction(const GapMeasure& g, double f) {
   const double target = f * g.log_n;
   if (!(g.log_n > 0)) return std::nan("");
   if (std::log(g.m) >= target) return std::nan("");  // H(β) -> log m > target: never reached
-  auto h = [&](double beta) { return observables_at(g, beta, false).entropy - target; };
-  double lo = 0, hi = std::max(half_mass(g), 1e-300);
-  if (!(hi > 0)) hi = 1.0 / std::max(g.mean_gap(), 1e-300);
-  double fhi = h(hi);
-  for (int i = 0; fhi > 0 && i < 4000; ++i) {
-    lo = hi;
-    hi *= 2;
-    if (std::isinf(hi)) return std::nan("");
-    fhi = h(hi);
+  // H(β) = log S0 + T1/S0 decreases from log n; dH/dβ = -(T2/S0 - (T1/S0)²)/β. Safeguarded
+  // Newton: steps that leave the bracket [lo, hi] are replaced by bisection (geometric once
+  // lo > 0), and hi = +inf doubles until H falls below the target.
+  auto entropy = [&](double beta, double& slope) {
+    const GapSums2 s = g.sums2(beta);
+    const double r1 = s.t1 / s.s0;
+    const double h = std::log(s.s0) + r1;
+    slope = beta > 0 ? -(s.t2 / s.s0 - r1 * r1) / beta : -1.0;
+    return std::clamp(h, std::log(g.m), g.log_n) - target;
+  };
+  double lo = 0, hi = std::numeric_limits<double>::infinity();
+  {
+    double slope;
+    if (entropy(0.0, slope) <= 0) return 0.0;  // f >= 1
   }
-  if (fhi > 0) return std::nan("");
-  if (fhi == 0) return hi;
-  const double flo = h(lo);
-  if (flo <= 0) return lo;
-  boost::math::tools::eps_tolerance<double> tol(50);
-  std::uintmax_t iters = 200;
-  auto [a, b] = boost::math::tools::toms748_solve(h, lo, hi, flo, fhi, tol, iters);
-  return 0.5 * (a + b);
+  const double mean = g.mean_gap();
+  double beta = mean > 0 ? 1.0 / mean : 1.0;
+  for (int iter = 0; iter < 400; ++iter) {
+    double slope;
+    const double h = entropy(beta, slope);
+    if (h == 0) return beta;
+    if (h > 0) lo = beta;
+    else hi = beta;
+    double next = beta - h / slope;
+    const bool newton_ok = slope < 0 && std::isfinite(next) && next > lo && next < hi;
+    if (!newton_ok) {
+      if (std::isinf(hi)) next = 2 * std::max(beta, lo);
+      else next = lo > 0 ? std::sqrt(lo * hi) : 0.5 * hi;
+    }
+    if (std::isinf(next)) return std::nan("");
+    if (std::fabs(next - beta) <= 1e-15 * beta || (std::isfinite(hi) && hi - lo <= 4e-16 * hi)) return next;
+    beta = next;
+  }
+  return std::isfinite(hi) ? 0.5 * (lo + hi) : std::nan("");
 }
 
 }  // namespace betacrit

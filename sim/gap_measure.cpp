@@ -1,49 +1,182 @@
 #include "sim/gap_measure.hpp"
 
+#include "sim/cpu_dispatch.hpp"
+
 #include <algorithm>
 #include <bit>
 #include <cmath>
+#include <cstring>
 #include <stdexcept>
+#include <string>
 
 namespace betacrit {
 
 namespace {
 constexpr int kShift = 52 - kBucketMantissaBits;
-constexpr std::size_t kPerBlock = std::size_t{1} << kBucketMantissaBits;
-constexpr std::size_t kBlocks = 2047;  // finite binary exponents
+constexpr std::uint64_t kPerOctave = std::uint64_t{1} << kBucketMantissaBits;
+constexpr std::uint64_t kKeyLimit = std::uint64_t{0x7FF} << kBucketMantissaBits;  // keys of finite gaps
+constexpr std::uint64_t kLowMask = (std::uint64_t{1} << kShift) - 1;
+// v = (Δ - centre)/half_width from the bits below the bucket key: exact (docs/performance.md).
+const double kLowScale = std::ldexp(1.0, 1 - kShift);
 
-// Contributions with β·Δ_min > log(weight) + kNegligible are below e^-60 relative to m >= 1.
-constexpr double kNegligible = 60.0;
+// Contributions with β·Δ_min > log n + kNegligible are below e^-40 of S0 >= m >= 1 in
+// total (no weight exceeds n), far below the accuracy of the series.
+constexpr double kNegligible = 40.0;
+
+double bucket_lo(std::uint64_t key) { return std::bit_cast<double>(key << kShift); }
+
+constexpr std::array<double, kIndexTerms> inverse_factorials() {
+  std::array<double, kIndexTerms> f{};
+  double x = 1;
+  for (int j = 0; j < kIndexTerms; ++j) {
+    if (j > 0) x /= j;
+    f[static_cast<std::size_t>(j)] = x;
+  }
+  return f;
+}
+constexpr std::array<double, kIndexTerms> kInverseFactorial = inverse_factorials();
+
+/// Fills a node's interleaved (A_j, B_j) from power sums P_j (scaled by 1/j! when
+/// `power_sums`) or from A_j directly.
+void set_series(GapIndexNode& nd, const double* values, int count, bool power_sums) {
+  std::array<double, kIndexTerms> a{};
+  for (int j = 0; j < count && j < kIndexTerms; ++j)
+    a[static_cast<std::size_t>(j)] = power_sums ? values[j] * kInverseFactorial[static_cast<std::size_t>(j)] : values[j];
+  for (std::size_t j = 0; j < kIndexTerms; ++j) {
+    nd.ab[2 * j] = a[j];
+    nd.ab[2 * j + 1] = j + 1 < kIndexTerms ? static_cast<double>(j + 1) * a[j + 1] : 0.0;
+  }
+}
+
+/// Adds a child's series re-expressed about the parent's centre C and half width H:
+/// Σ e^{z u} with u = a v + d (a = h/H, d = (c - C)/H) is e^{z d}·A_child(a z), a product of
+/// truncated series: B_k += Σ_j a^j A_j · d^{k-j}/(k-j)!.
+
+/// Adds the contribution of one bucket (power sums about its centre) to S0 and β·S1.
+inline void add_bin(const GapBucket& b, double beta, GapSums& out) {
+  if (b.is_atom()) {
+    const double y = beta * b.min_gap;
+    const double e = std::exp(-y);
+    out.s0 += b.weight() * e;
+    out.t1 += b.weight() * y * e;
+    return;
+  }
+  const double bc = beta * b.center;
+  const double x = beta * b.half_width;
+  double a0 = 0, a1 = 0, coef = 1;
+  for (int j = 0; j <= kTaylorOrder; ++j) {
+    a0 += coef * b.power[j];
+    a1 += coef * b.power[j + 1];
+    coef *= -x / (j + 1);
+  }
+  const double e = std::exp(-bc);
+  out.s0 += e * a0;
+  out.t1 += e * (bc * a0 + x * a1);
+}
+
+/// Adds one index node's S0, T1 (and T2 when `Second`) at β: A(u), A'(u), A''(u) at
+/// u = -β·half_width by Horner's rule.
+typedef double Vec2d __attribute__((vector_size(16)));
+
+/// Adds one index node's S0, T1 (and T2 when `Second`) at β: A(u) and A'(u) at
+/// u = -β·half_width by Horner's rule on the interleaved pairs (A_k, B_k), and A''(u) as
+/// the derivative of the B series when needed.
+template <bool Second>
+inline void add_node(const GapIndexNode& nd, double beta, double& s0, double& t1, double& t2) {
+  if (nd.atom) {
+    const double y = beta * nd.min_gap;
+    const double we = nd.a(0) * std::exp(-y);
+    s0 += we;
+    t1 += we * y;
+    if constexpr (Second) t2 += we * y * y;
+    return;
+  }
+  const double x = beta * nd.half_width, u = -x;
+  const double bc = beta * nd.center;
+  const Vec2d uu = {u, u};
+  const double* ab = nd.ab.data();
+  Vec2d acc;
+  std::memcpy(&acc, ab + 2 * (nd.terms - 1), sizeof acc);
+  double d2 = 0;
+  for (int k = nd.terms - 2; k >= 0; --k) {
+    if constexpr (Second) d2 = d2 * u + acc[1];
+    Vec2d c;
+    std::memcpy(&c, ab + 2 * k, sizeof c);
+    acc = acc * uu + c;
+  }
+  const double p = acc[0], d1 = acc[1];
+  const double e = std::exp(-bc);
+  s0 += e * p;
+  t1 += e * (bc * p + x * d1);
+  if constexpr (Second) t2 += e * (bc * (bc * p + 2 * x * d1) + x * x * d2);
+}
+
+double cutoff_for(double n) { return std::log(std::max(n, 1.0)) + kNegligible; }
+
+/// Walks the index at β: a node fine enough for its series (or a bucket) is summed whole
+/// and its subtree skipped, a node wholly beyond the cutoff is skipped, others are opened.
+template <bool Second>
+void walk_index(const std::vector<GapIndexNode>& index, double beta, double cutoff, double& s0, double& t1,
+                double& t2) {
+  const std::size_t count = index.size();
+  for (std::size_t i = 0; i < count;) {
+    const GapIndexNode& node = index[i];
+    if (beta * node.min_gap > cutoff) {
+      i = node.next;
+    } else if (node.leaf || beta * node.half_width <= kIndexMaxX) {
+      add_node<Second>(node, beta, s0, t1, t2);
+      i = node.next;
+    } else {
+      ++i;
+    }
+  }
+}
 }  // namespace
 
-GapSums GapMeasure::sums(double beta) const {
+BETACRIT_CLONE_AVX2
+GapSums GapMeasure::sums_from_buckets(double beta) const {
   GapSums out{m, 0.0};
   // Buckets are ascending and no bucket weighs more than n: once β·Δ_min exceeds
   // log n + kNegligible, every later bucket is negligible too.
-  const double cutoff = std::log(std::max(n, 1.0)) + kNegligible;
+  const double cutoff = cutoff_for(n);
   for (const GapBucket& b : buckets) {
-    const double w = b.weight();
     if (beta * b.min_gap > cutoff) break;
-    if (b.is_atom()) {
-      const double y = beta * b.min_gap;
-      const double e = std::exp(-y);
-      out.s0 += w * e;
-      out.t1 += w * y * e;
-      continue;
-    }
-    const double bc = beta * b.center;
-    const double x = beta * b.half_width;
-    double a0 = 0, a1 = 0, coef = 1;
-    for (int j = 0; j <= kTaylorOrder; ++j) {
-      a0 += coef * b.power[j];
-      a1 += coef * b.power[j + 1];
-      coef *= -x / (j + 1);
-    }
-    const double e = std::exp(-bc);
-    out.s0 += e * a0;
-    out.t1 += e * (bc * a0 + x * a1);
+    add_bin(b, beta, out);
   }
   return out;
+}
+
+BETACRIT_CLONE_AVX2
+GapSums GapMeasure::sums(double beta) const {
+  if (index.empty() || index_buckets != buckets.size()) return sums_from_buckets(beta);
+  double s0 = m, t1 = 0, t2 = 0;
+  walk_index<false>(index, beta, cutoff_for(n), s0, t1, t2);
+  return {s0, t1};
+}
+
+BETACRIT_CLONE_AVX2
+GapSums2 GapMeasure::sums2(double beta) const {
+  double s0 = m, t1 = 0, t2 = 0;
+  if (index.empty() || index_buckets != buckets.size()) {
+    // Without the index: each bucket as a one-node index of its own.
+    const double cutoff = cutoff_for(n);
+    std::vector<GapIndexNode> one(1);
+    for (const GapBucket& b : buckets) {
+      if (beta * b.min_gap > cutoff) break;
+      GapIndexNode& nd = one[0];
+      nd.center = b.center;
+      nd.half_width = b.half_width;
+      nd.min_gap = b.min_gap;
+      nd.max_gap = b.max_gap;
+      nd.atom = b.is_atom();
+      nd.terms = static_cast<std::uint8_t>(kPowers);
+      set_series(nd, b.power.data(), kPowers, true);
+      add_node<true>(nd, beta, s0, t1, t2);
+    }
+    return {s0, t1, t2};
+  }
+  walk_index<true>(index, beta, cutoff_for(n), s0, t1, t2);
+  return {s0, t1, t2};
 }
 
 double GapMeasure::positive_weight() const {
@@ -65,28 +198,386 @@ double GapMeasure::mean_gap() const {
   return w > 0 ? s / w : 0.0;
 }
 
+// ------------------------------------------------------------------ multiresolution index
+
+namespace {
+
+/// Binary exponent E of a positive double (x in [2^E, 2^(E+1))); subnormals count as -1022
+/// with the mantissa read without its hidden bit, which keeps the bit tricks below exact.
+int exponent_of(double x) {
+  const int e = static_cast<int>(std::bit_cast<std::uint64_t>(x) >> 52);
+  return std::max(e, 1) - 1023;
+}
+
+/// Level L of a bucket's dyadic interval: width 2·half_width = 2^L.
+int level_of(const GapBucket& b) {
+  const std::uint64_t bits = std::bit_cast<std::uint64_t>(b.half_width);
+  if ((bits >> 52) != 0) return static_cast<int>(bits >> 52) - 1023 + 1;
+  return std::ilogb(b.half_width) + 1;  // subnormal half width
+}
+
+/// floor(x / 2^L)·2^L for x >= 0, exactly.
+double dyadic_floor(double x, int level) {
+  if (x == 0) return 0;
+  const int e = exponent_of(x);
+  if (level > e) return 0;
+  const int s = level - e + 52;  // mantissa bits below the level
+  if (s <= 0) return x;
+  const std::uint64_t bits = std::bit_cast<std::uint64_t>(x);
+  return std::bit_cast<double>(bits & ~((std::uint64_t{1} << s) - 1));
+}
+
+/// Whether a bucket is a dyadic interval (power-of-two width, aligned), as the builder makes them.
+bool is_dyadic(const GapBucket& b) {
+  if (!(b.half_width > 0) || !std::isfinite(b.center) || !std::isfinite(b.half_width)) return false;
+  const int level = level_of(b);
+  if (std::ldexp(1.0, level - 1) != b.half_width) return false;
+  const double lo = b.center - b.half_width;
+  return lo >= 0 && dyadic_floor(lo, level) == lo && b.min_gap >= lo && b.max_gap <= lo + 2 * b.half_width;
+}
+
+/// Smallest level L at which the non-negative numbers a <= b share a dyadic interval.
+int common_level(double a, double b) {
+  if (a == b) return -1075;
+  const auto ba = std::bit_cast<std::uint64_t>(a), bb = std::bit_cast<std::uint64_t>(b);
+  const int ea = static_cast<int>(ba >> 52), eb = static_cast<int>(bb >> 52);
+  if (ea != eb) return std::max(eb, 1) - 1023 + 1;  // a < 2^E_b <= b: only [0, 2^(E_b+1)) holds both
+  const std::uint64_t diff = (ba ^ bb) & ((std::uint64_t{1} << 52) - 1);
+  const int p = 63 - std::countl_zero(diff);
+  return std::max(ea, 1) - 1023 - 52 + p + 1;
+}
+
+/// Length of the padded runs of add_recentered (a multiple of 4 lanes, >= kIndexTerms).
+constexpr std::size_t kPadded = (kIndexTerms + 3) / 4 * 4;
+
+/// `out` has kIndexTerms + kPadded entries; the first kIndexTerms are the parent's series.
+[[gnu::always_inline]] inline void add_recentered(const GapIndexNode& child, double center, double half_width,
+                                                  double* out) {
+  const double inv = 1.0 / half_width;  // a power of two: exact
+  const double a = child.half_width * inv;
+  const double d = (child.center - center) * inv;
+  if (child.atom) {
+    // Every gap at one point: u = (Δ - C)/H, A_k = w u^k/k!.
+    const double u = (child.min_gap - center) * inv;
+    double p = child.a(0);
+    for (std::size_t k = 0; k < kIndexTerms; ++k) {  // (writes the first kIndexTerms only)
+      out[k] += p * kInverseFactorial[k];
+      p *= u;
+    }
+    return;
+  }
+  // shift[i] = d^i/i! and the child's a^j A_j, then out[k] += Σ_j scaled[j]·shift[k-j]: for
+  // each j one fixed-length run over a padded buffer (no remainder loops; the padding
+  // past kIndexTerms collects terms of higher order, which are dropped).
+  alignas(32) double shift[kPadded] = {};
+  double dj = 1;
+  for (std::size_t i = 0; i < kIndexTerms; ++i) {
+    shift[i] = dj * kInverseFactorial[i];
+    dj *= d;
+  }
+  double aj = 1;
+  const std::size_t terms = child.terms;
+  for (std::size_t j = 0; j < terms; ++j) {
+    const double c = child.a(j) * aj;
+    aj *= a;
+    double* o = out + j;
+    for (std::size_t i = 0; i < kPadded; ++i) o[i] += c * shift[i];
+  }
+}
+
+GapIndexNode leaf_node(const GapBucket& b, int powers) {
+  GapIndexNode nd;
+  nd.center = b.center;
+  nd.half_width = b.half_width;
+  nd.min_gap = b.min_gap;
+  nd.max_gap = b.max_gap;
+  nd.leaf = true;
+  nd.atom = b.is_atom();
+  nd.terms = static_cast<std::uint8_t>(std::clamp(powers, 1, kPowers));
+  set_series(nd, b.power.data(), kPowers, true);
+  return nd;
+}
+
+}  // namespace
+
+// Cloned for AVX2 like the accumulation loop: element-wise arithmetic, identical bits.
+BETACRIT_CLONE_AVX2
+void GapMeasure::build_index() {
+  index.clear();
+  index_buckets = buckets.size();
+  const std::size_t n_leaves = buckets.size();
+  if (n_leaves == 0) return;
+  bool usable = n_leaves < (std::size_t{1} << 30);
+  for (std::size_t i = 0; usable && i < n_leaves; ++i)
+    usable = is_dyadic(buckets[i]) && (i == 0 || buckets[i - 1].max_gap <= buckets[i].min_gap);
+  if (!usable) {  // hand-made buckets: sums() reads them directly
+    index_buckets = 0;
+    return;
+  }
+  // The tree of the smallest dyadic intervals joining neighbouring buckets (a Cartesian
+  // tree on the levels at which neighbours meet), built left to right: `open` holds the
+  // unfinished internal nodes on the rightmost path. Nodes are emitted in postorder as they
+  // are finished (a node's subtree is the contiguous run ending at it; `next` holds the
+  // subtree size until the final reversal).
+  struct Open {
+    int level;
+    double lo;
+    std::size_t start;  ///< where its subtree begins in `index`
+  };
+  std::vector<Open> open;
+  index.reserve(2 * n_leaves);
+  const int powers = bucket_powers;
+  const double cutoff = cutoff_for(n);
+  auto emit_leaf = [&](std::size_t i) __attribute__((always_inline)) {
+    index.push_back(leaf_node(buckets[i], powers));
+    index.back().next = 1;
+  };
+  // A node is summed at β when it is fine (β·half_width <= 1) and its parent is not
+  // (β > 2^(1 - parent level)); it is skipped when β·min_gap > cutoff. A node with
+  // min_gap·2^(1 - parent level) > cutoff is therefore never summed: it is left out and its
+  // children go straight to its parent (most nodes near the buckets of a dense region).
+  auto emit_internal = [&](const Open& o, int parent_level) __attribute__((always_inline)) {
+    const double min_gap = index[o.start].min_gap;
+    if (min_gap * std::ldexp(1.0, 1 - parent_level) > cutoff) return;
+    GapIndexNode nd;
+    nd.half_width = std::ldexp(1.0, o.level - 1);
+    nd.center = o.lo + nd.half_width;
+    nd.terms = kIndexTerms;
+    const std::size_t end = index.size();
+    nd.min_gap = min_gap;
+    nd.max_gap = index[end - 1].max_gap;
+    alignas(32) double series[kIndexTerms + kPadded] = {};
+    for (std::size_t c = end; c > o.start;) {  // children, from the last
+      const GapIndexNode& child = index[c - 1];
+      add_recentered(child, nd.center, nd.half_width, series);
+      c -= child.next;
+    }
+    set_series(nd, series, kIndexTerms, false);
+    nd.next = static_cast<std::uint32_t>(end - o.start + 1);
+    index.push_back(nd);
+  };
+  emit_leaf(0);
+  for (std::size_t i = 1; i < n_leaves; ++i) {
+    const GapBucket& pa = buckets[i - 1];
+    const GapBucket& pb = buckets[i];
+    const double lo_b = pb.center - pb.half_width;
+    const int lambda = std::max({common_level(pa.center - pa.half_width, lo_b), level_of(pa), level_of(pb)});
+    std::size_t x_start = index.size() - 1;  // the finished subtree just before leaf i
+    while (!open.empty() && open.back().level < lambda) {
+      const Open done = open.back();
+      open.pop_back();
+      // Its parent: the next open node if that one is at or below lambda, else the node
+      // about to be opened at lambda.
+      const int parent_level = !open.empty() && open.back().level <= lambda ? open.back().level : lambda;
+      x_start = done.start;
+      emit_internal(done, parent_level);
+    }
+    if (open.empty() || open.back().level > lambda) open.push_back({lambda, dyadic_floor(lo_b, lambda), x_start});
+    emit_leaf(i);
+  }
+  while (!open.empty()) {
+    const Open done = open.back();
+    open.pop_back();
+    emit_internal(done, open.empty() ? 2000 : open.back().level);  // the root is always kept
+  }
+  // Reverse: postorder becomes "node, then its children's subtrees from the last", each
+  // subtree still contiguous and now starting at its root.
+  std::reverse(index.begin(), index.end());
+  for (std::size_t p = 0; p < index.size(); ++p) index[p].next = static_cast<std::uint32_t>(p + index[p].next);
+}
+
+// ------------------------------------------------------------------ builder
+
+namespace {
+// Element-wise vector arithmetic (GCC/Clang vector extension): every lane is rounded as the
+// scalar operation would be, so the SSE2 and AVX2 versions of the loop give identical bits.
+typedef double Vec4 __attribute__((vector_size(32)));
+typedef double Vec2 __attribute__((vector_size(16)));
+}  // namespace
+
+// Power sums of one bucket (or one side of a grid point), four per vector, with its smallest
+// gap and negated largest gap in the two lanes after the last power (one packed min updates
+// both): [P_0..P_3] [P_4..P_7] [P_8 P_9 min -max] with kRowPowers, and
+// [P_0..P_3] [P_4..P_7] [P_8..P_11] [P_12 P_13 min -max] with kPowers.
+struct alignas(64) GapMeasureBuilder::Accumulator {
+  Vec4 v[4];
+};
+
+namespace {
+constexpr std::uint32_t kUnopened = 0xFFFFFFFFu;
+/// Index of the vector holding min and -max for P power sums (lanes 2 and 3).
+constexpr int last_vector(int powers) { return (powers - 1) / 4; }
+}  // namespace
+
+struct GapMeasureBuilder::Slot {
+  double split = std::numeric_limits<double>::infinity();  ///< the grid point inside, if one
+  std::uint32_t acc = 0;                 ///< index of the first accumulator
+  std::uint32_t grid_count = kUnopened;  ///< grid points t_j with lo <= t_j < hi (kUnopened: no gap yet)
+};
+
 GapMeasureBuilder::GapMeasureBuilder(double max_score, Options options)
-    : max_(max_score), options_(std::move(options)), blocks_(kBlocks) {
+    : max_(max_score), options_(std::move(options)) {
   if (!std::isfinite(max_score)) throw std::invalid_argument("row maximum is not finite");
   if (!std::is_sorted(options_.t_grid.begin(), options_.t_grid.end()))
     throw std::invalid_argument("gap grid must be ascending");
-  count_hist_.assign(options_.t_grid.size() + 1, 0.0);
-  near_.reserve(2 * options_.near_capacity + 1);
+  if (options_.powers != kPowers && options_.powers != kRowPowers)
+    throw std::invalid_argument("GapMeasureBuilder: powers must be kPowers or kRowPowers");
+  if (options_.near_capacity == 0) {
+    near_threshold_ = 0;  // near is empty and complete below 0
+    near_truncated_ = true;
+  } else {
+    near_.reserve(3 * options_.near_capacity + 1);
+  }
+  acc_.reserve(512);
 }
 GapMeasureBuilder::~GapMeasureBuilder() = default;
 GapMeasureBuilder::GapMeasureBuilder(GapMeasureBuilder&&) noexcept = default;
 GapMeasureBuilder& GapMeasureBuilder::operator=(GapMeasureBuilder&&) noexcept = default;
 
+GapMeasureBuilder::Slot& GapMeasureBuilder::slot_of(std::uint64_t key) {
+  if (key - key_base_ < slots_.size()) return slots_[key - key_base_];
+  // Grow the dense table to cover `key`, with eight octaves of slack on the growing side.
+  const std::uint64_t slack = 8 * kPerOctave;
+  std::uint64_t lo = slots_.empty() ? key : std::min(key_base_, key);
+  std::uint64_t hi = slots_.empty() ? key + 1 : std::max<std::uint64_t>(key_base_ + slots_.size(), key + 1);
+  if (key < key_base_ || slots_.empty()) lo = lo > slack ? lo - slack : 0;
+  if (key >= key_base_ + slots_.size() || slots_.empty()) hi = std::min(hi + slack, kKeyLimit);
+  std::vector<Slot> grown(hi - lo);
+  for (std::size_t i = 0; i < slots_.size(); ++i) grown[key_base_ - lo + i] = slots_[i];
+  slots_ = std::move(grown);
+  key_base_ = lo;
+  return slots_[key - key_base_];
+}
+
+void GapMeasureBuilder::open_slot(Slot& slot, std::uint64_t key) {
+  const auto& t = options_.t_grid;
+  const double lo = bucket_lo(key), hi = bucket_lo(key + 1);
+  const auto first = std::lower_bound(t.begin(), t.end(), lo);
+  const auto last = std::lower_bound(first, t.end(), hi);
+  slot.grid_count = static_cast<std::uint32_t>(last - first);
+  slot.split = slot.grid_count > 0 ? *first : std::numeric_limits<double>::infinity();
+  slot.acc = static_cast<std::uint32_t>(acc_.size());
+  lowest_key_ = std::min(lowest_key_, key);
+  Accumulator empty;
+  for (auto& vec : empty.v) vec = Vec4{0, 0, 0, 0};
+  const double inf = std::numeric_limits<double>::infinity();
+  empty.v[last_vector(options_.powers)] = Vec4{0, 0, inf, -0.0};
+  acc_.resize(acc_.size() + 1 + slot.grid_count, empty);
+}
+
+/// The accumulator of a gap in a slot that is not opened yet or holds several grid points.
+std::size_t GapMeasureBuilder::accumulator_of(Slot& slot, std::uint64_t key, double gap) {
+  if (slot.grid_count == kUnopened) open_slot(slot, key);
+  std::size_t a = slot.acc;
+  if (slot.grid_count == 0) return a;
+  const auto& t = options_.t_grid;
+  const auto first = std::lower_bound(t.begin(), t.end(), bucket_lo(key));
+  for (std::uint32_t k = 0; k < slot.grid_count; ++k) a += gap > first[k] ? 1 : 0;
+  return a;
+}
+
+template <int P>
+[[gnu::always_inline]] inline void GapMeasureBuilder::accumulate(Accumulator& acc, std::uint64_t bits, double gap,
+                                                                 double weight) {
+  static_assert(P == kPowers || P == kRowPowers);
+  // v in [-1, 1): the bits below the key, exactly (gap - centre)/half_width.
+  const double v = static_cast<double>(bits & kLowMask) * kLowScale - 1.0;
+  const double v2 = v * v;
+  const double v4 = v2 * v2;
+  const Vec4 q0 = Vec4{weight, weight * v, weight * v2, (weight * v) * v2};
+  const Vec4 s4 = Vec4{v4, v4, v4, v4};
+  const Vec4 q1 = q0 * s4;
+  const Vec4 s8 = s4 * s4;
+  const Vec4 q2 = q0 * s8;
+  constexpr int last = last_vector(P);
+  acc.v[0] += q0;
+  acc.v[1] += q1;
+  Vec4 tail_sum;
+  if constexpr (P == kPowers) {
+    acc.v[2] += q2;
+    tail_sum = acc.v[3] + q1 * s8;
+  } else {
+    tail_sum = acc.v[2] + q2;
+  }
+  // Lanes 0-1 take the sums, lanes 2-3 the running min of (gap, -gap).
+  const Vec4 g = Vec4{gap, -gap, gap, -gap};
+  const Vec4 t = acc.v[last];
+  const Vec4 tail_min = g < t ? g : t;
+  acc.v[last] = __builtin_shufflevector(tail_sum, tail_min, 0, 1, 6, 7);
+}
+
+template <int P>
+void GapMeasureBuilder::add_positive(double gap, double weight) {
+  const std::uint64_t bits = std::bit_cast<std::uint64_t>(gap);
+  const std::uint64_t key = bits >> kShift;
+  Slot& slot = slot_of(key);
+  std::size_t a = slot.acc + (gap > slot.split ? 1 : 0);
+  if (slot.grid_count > 1) a = accumulator_of(slot, key, gap);
+  accumulate<P>(acc_[a], bits, gap, weight);
+}
+
+void GapMeasureBuilder::bad_gap(double gap) const {
+  throw std::invalid_argument("gap must be positive and finite (score above the maximum, or overflow), got " +
+                              std::to_string(gap));
+}
+
 void GapMeasureBuilder::add_gap(double gap) {
   if (gap == 0.0) {
     m_ += 1;
-    total_ += 1;
-    return;
+  } else {
+    if (!(gap > 0) || !(gap <= std::numeric_limits<double>::max())) bad_gap(gap);
+    if (options_.powers == kRowPowers) add_positive<kRowPowers>(gap, 1.0);
+    else add_positive<kPowers>(gap, 1.0);
+    if (gap < near_threshold_) near_add(gap);
   }
-  bucket_add(gap, 1.0);
-  count_add(gap, 1.0);
-  near_add(gap);
   total_ += 1;
+}
+
+template <int P>
+[[gnu::always_inline]] inline void GapMeasureBuilder::add_scores_loop(std::span<const double> s) {
+  // The hot loop keeps the builder's state in locals (the compiler cannot tell that the
+  // accumulator stores leave it unchanged) and reloads them after the rare slow paths.
+  const double mx = max_;
+  double threshold = near_threshold_;
+  const std::size_t near_full = 3 * options_.near_capacity;  // near_ has this capacity reserved
+  Slot* slots = slots_.data();
+  std::uint64_t n_slots = slots_.size(), base = key_base_;
+  for (const double x : s) {
+    const double gap = mx - x;
+    const std::uint64_t bits = std::bit_cast<std::uint64_t>(gap);
+    // Positive and finite: 0 < bits < the pattern of +inf (negative, NaN and inf fail).
+    if (bits - 1 >= 0x7FEFFFFFFFFFFFFFULL) [[unlikely]] {
+      if (gap == 0) m_ += 1;
+      else bad_gap(gap);
+      continue;
+    }
+    const std::uint64_t key = bits >> kShift;
+    if (key - base >= n_slots) [[unlikely]] {
+      slot_of(key);
+      slots = slots_.data();
+      n_slots = slots_.size();
+      base = key_base_;
+    }
+    Slot& slot = slots[key - base];
+    std::size_t a = slot.acc + (gap > slot.split ? 1 : 0);
+    if (slot.grid_count > 1) [[unlikely]] a = accumulator_of(slot, key, gap);
+    accumulate<P>(acc_.data()[a], bits, gap, 1.0);
+    if (gap < threshold) [[unlikely]] {
+      near_.push_back(gap);
+      if (near_.size() >= near_full) {
+        near_shrink();
+        threshold = near_threshold_;
+      }
+    }
+  }
+}
+
+// The loop is cloned for AVX2 (selected at load time); the lanes compute the same bits.
+BETACRIT_CLONE_AVX2
+void GapMeasureBuilder::add_scores(std::span<const double> s) {
+  if (options_.powers == kRowPowers) add_scores_loop<kRowPowers>(s);
+  else add_scores_loop<kPowers>(s);
+  total_ += static_cast<double>(s.size());
 }
 
 void GapMeasureBuilder::add_weighted_gap(double gap, double weight) {
@@ -94,70 +585,123 @@ void GapMeasureBuilder::add_weighted_gap(double gap, double weight) {
   if (gap == 0.0) {
     m_ += weight;
   } else {
-    if (!(gap > 0) || !std::isfinite(gap))
-      throw std::invalid_argument("gap must be positive and finite (score above the maximum, or overflow)");
-    weighted_.emplace_back(gap, weight);
-    count_add(gap, weight);
+    if (!(gap > 0) || !(gap <= std::numeric_limits<double>::max())) bad_gap(gap);
+    weighted_.emplace_back(gap, weight);  // an exact atom of its own (finish), never a Taylor bucket
   }
   total_ += weight;
 }
 
-void GapMeasureBuilder::bucket_add(double gap, double weight) {
-  if (!(gap > 0) || !std::isfinite(gap))
-    throw std::invalid_argument("gap must be positive and finite (score above the maximum, or overflow)");
-  const std::uint64_t key = std::bit_cast<std::uint64_t>(gap) >> kShift;
-  const std::size_t block = key >> kBucketMantissaBits;
-  const std::size_t slot = key & (kPerBlock - 1);
-  auto& blk = blocks_[block];
-  if (!blk) {
-    blk = std::make_unique<GapBucket[]>(kPerBlock);
-    for (std::size_t i = 0; i < kPerBlock; ++i) {
-      const std::uint64_t k = (static_cast<std::uint64_t>(block) << kBucketMantissaBits) | i;
-      const double lo = std::bit_cast<double>(k << kShift);
-      const double hi = std::bit_cast<double>((k + 1) << kShift);
-      blk[i].center = 0.5 * (lo + hi);
-      blk[i].half_width = 0.5 * (hi - lo);
+void GapMeasureBuilder::near_add(double gap) {
+  near_.push_back(gap);
+  if (near_.size() >= 3 * options_.near_capacity) near_shrink();
+}
+
+/// Lowers the near threshold and drops the gaps at or above it. Every gap below the old
+/// threshold is in near_, so any new threshold keeps near_ complete below it.
+BETACRIT_CLONE_AVX2
+void GapMeasureBuilder::near_shrink() {
+  const std::size_t k = options_.near_capacity;
+  if (near_.size() <= k) return;
+  // Only unit-weight gaps enter the buckets (weighted ones are atoms of their own), so the
+  // bucket counts are counts of the gaps near_ collects.
+  double threshold;
+  {
+    // The bucket counts say where the K-th smallest gap lies: the first bucket at which the
+    // cumulative count reaches K. Its upper end is the threshold (its lower end when that
+    // would keep more than 3K/2 gaps). Cheaper than a selection over near_.
+    double cum = 0;
+    threshold = near_threshold_;
+    const double kk = static_cast<double>(k);
+    // Slots below the lowest opened one are empty: start there.
+    for (std::size_t i = static_cast<std::size_t>(lowest_key_ - key_base_); i < slots_.size(); ++i) {
+      const Slot& slot = slots_[i];
+      if (slot.grid_count == kUnopened) continue;
+      double w = 0;
+      for (std::uint32_t j = 0; j <= slot.grid_count; ++j) w += acc_[slot.acc + j].v[0][0];
+      if (cum + w >= kk) {
+        const std::uint64_t key = key_base_ + i;
+        threshold = std::min(threshold, cum + w <= 1.5 * kk ? bucket_lo(key + 1) : bucket_lo(key));
+        break;
+      }
+      cum += w;
+    }
+    std::size_t kept = 0;
+    for (const double x : near_) {
+      near_[kept] = x;
+      kept += x < threshold ? 1 : 0;
+    }
+    near_.resize(kept);
+  }
+  near_threshold_ = threshold;
+  near_truncated_ = true;
+}
+
+/// Sorts `near_` ascending: a counting sort by bucket key, then each bucket's few gaps by
+/// insertion (std::sort for a crowded bucket or a very wide key range).
+BETACRIT_CLONE_AVX2
+void GapMeasureBuilder::sort_near() {
+  auto& v = near_;
+  if (v.size() < 2) return;
+  std::uint64_t kmin = ~std::uint64_t{0}, kmax = 0;
+  for (const double x : v) {
+    const std::uint64_t k = std::bit_cast<std::uint64_t>(x) >> kShift;
+    kmin = std::min(kmin, k);
+    kmax = std::max(kmax, k);
+  }
+  const std::uint64_t range = kmax - kmin + 1;
+  if (range > 4 * v.size() + 1024) {
+    std::sort(v.begin(), v.end());
+    return;
+  }
+  std::vector<std::uint32_t> start(range + 1, 0);
+  for (const double x : v) ++start[(std::bit_cast<std::uint64_t>(x) >> kShift) - kmin + 1];
+  for (std::size_t k = 1; k <= range; ++k) start[k] += start[k - 1];
+  std::vector<double> out(v.size());
+  std::vector<std::uint32_t> fill(start.begin(), start.end() - 1);
+  for (const double x : v) out[fill[(std::bit_cast<std::uint64_t>(x) >> kShift) - kmin]++] = x;
+  for (std::size_t k = 0; k < range; ++k) {
+    double* first = out.data() + start[k];
+    double* last = out.data() + start[k + 1];
+    if (last - first > 32) {
+      std::sort(first, last);
+      continue;
+    }
+    for (double* i = first + 1; i < last; ++i) {
+      const double x = *i;
+      double* j = i;
+      for (; j > first && *(j - 1) > x; --j) *j = *(j - 1);
+      *j = x;
     }
   }
-  GapBucket& b = blk[slot];
-  b.min_gap = std::min(b.min_gap, gap);
-  b.max_gap = std::max(b.max_gap, gap);
-  const double v = (gap - b.center) / b.half_width;
-  double p = weight;
-  b.power[0] += p;
-  for (int j = 1; j < kPowers; ++j) {
-    p *= v;
-    b.power[j] += p;
-  }
+  v = std::move(out);
 }
 
-void GapMeasureBuilder::count_add(double gap, double weight) {
-  const auto& t = options_.t_grid;
-  const std::size_t j = static_cast<std::size_t>(std::lower_bound(t.begin(), t.end(), gap) - t.begin());
-  count_hist_[j] += weight;  // j == t.size(): beyond the grid
-}
-
-void GapMeasureBuilder::near_add(double gap) {
-  if (options_.near_capacity == 0 || !(gap < near_threshold_)) return;
-  near_.push_back(gap);
-  if (near_.size() >= 2 * options_.near_capacity) {
-    const std::size_t k = options_.near_capacity;
-    std::nth_element(near_.begin(), near_.begin() + static_cast<std::ptrdiff_t>(k - 1), near_.end());
-    near_threshold_ = near_[k - 1];
-    near_.resize(k);
-    near_truncated_ = true;
-  }
-}
-
+BETACRIT_CLONE_AVX2
 GapMeasure GapMeasureBuilder::finish(double log_n) {
+  if (near_truncated_) near_shrink();  // the final counts may lower the threshold further
   GapMeasure g;
   g.n = total_;
   g.log_n = log_n;
   g.m = m_;
-  for (auto& blk : blocks_) {
-    if (!blk) continue;
-    for (std::size_t i = 0; i < kPerBlock; ++i)
-      if (blk[i].power[0] > 0) g.buckets.push_back(blk[i]);
+  g.bucket_powers = options_.powers;
+  g.buckets.reserve(acc_.size());
+  for (std::size_t i = 0; i < slots_.size(); ++i) {
+    const Slot& slot = slots_[i];
+    if (slot.grid_count == kUnopened) continue;
+    const std::uint64_t key = key_base_ + i;
+    const double lo = bucket_lo(key), hi = bucket_lo(key + 1);
+    const int powers = options_.powers, last = last_vector(powers);
+    for (std::uint32_t k = 0; k <= slot.grid_count; ++k) {
+      const Accumulator& a = acc_[slot.acc + k];
+      if (!(a.v[0][0] > 0)) continue;
+      GapBucket b;
+      b.center = 0.5 * (lo + hi);
+      b.half_width = 0.5 * (hi - lo);
+      b.min_gap = a.v[last][2];
+      b.max_gap = -a.v[last][3];
+      for (int j = 0; j < powers; ++j) b.power[static_cast<std::size_t>(j)] = a.v[j / 4][j % 4];
+      g.buckets.push_back(b);
+    }
   }
   if (!weighted_.empty()) {
     // Weighted gaps are exact atoms (centre = the gap, half-width 0), merged into the
@@ -183,16 +727,20 @@ GapMeasure GapMeasureBuilder::finish(double log_n) {
     near_threshold_ = std::min(near_threshold_, weighted_.front().first);
     near_truncated_ = true;
   }
-  std::sort(near_.begin(), near_.end());
+  sort_near();
   g.near = std::move(near_);
   g.near_complete_below = near_truncated_ ? near_threshold_ : std::numeric_limits<double>::infinity();
+  // N_n(t_j): every bucket lies on one side of every grid point (split buckets), so the
+  // count is the weight of the buckets whose largest gap is <= t_j.
   g.t_grid = options_.t_grid;
-  g.count_at_t.resize(g.t_grid.size());
+  g.count_at_t.assign(g.t_grid.size(), 0.0);
   double c = 0;
+  std::size_t bi = 0;
   for (std::size_t j = 0; j < g.t_grid.size(); ++j) {
-    c += count_hist_[j];
+    while (bi < g.buckets.size() && g.buckets[bi].max_gap <= g.t_grid[j]) c += g.buckets[bi++].weight();
     g.count_at_t[j] = c;
   }
+  g.build_index();
   return g;
 }
 

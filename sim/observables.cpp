@@ -1,5 +1,7 @@
 #include "sim/observables.hpp"
 
+#include "sim/cpu_dispatch.hpp"
+
 #include <algorithm>
 #include <cmath>
 #include <stdexcept>
@@ -76,6 +78,7 @@ ObservableValues observables_at(const GapMeasure& g, double beta, bool with_coll
   return v;
 }
 
+BETACRIT_CLONE_AVX2
 void evaluate_observables(const GapMeasure& g, std::span<const double> betas,
                           std::span<const Observable> which, std::span<double> out) {
   if (out.size() < betas.size() * which.size()) throw std::invalid_argument("observable output too small");

@@ -1,9 +1,10 @@
 #pragma once
-// The row engine: draws one row of a model in bounded blocks and turns it into a
-// GapMeasure plus its exact β_acc. Memory per thread is bounded whatever n is: a row
-// longer than one block is drawn twice from the same stream (pass 1 finds the maximum,
-// pass 2 builds the measure), and a third time only when β_acc needs the exact members
-// of some far buckets.
+// The row engine: draws one row of a model and turns it into a GapMeasure plus its exact
+// β_acc. A row of at most RowScratch::kInMemory scores is drawn once and kept in the
+// thread's scratch; a longer row is streamed in blocks of RowScratch::kBlock, so memory
+// per thread is bounded whatever n is: it is drawn twice from the same stream (pass 1
+// finds the maximum, pass 2 builds the measure), and a third time only when β_acc needs
+// the exact members of some far buckets.
 #include "models/model.hpp"
 #include "sim/gap_measure.hpp"
 #include "sim/rng.hpp"
@@ -15,13 +16,18 @@
 namespace betacrit {
 
 struct RowSettings {
-  std::size_t near_capacity = 4096;  ///< exact smallest gaps kept per row
+  /// Exact smallest gaps kept per row (they settle β_acc; beyond them, bucket bounds or a
+  /// refinement pass do). A row held in memory keeps at most kInMemoryNear of them: there a
+  /// refinement is a cheap scan of the row, cheaper than sorting a long list every row.
+  std::size_t near_capacity = 4096;
+  static constexpr std::size_t kInMemoryNear = 1024;
   std::vector<double> t_grid;        ///< grid of N_n(t)
 };
 
 /// Scratch memory of one thread, reused across rows.
 struct RowScratch {
-  static constexpr std::size_t kBlock = std::size_t{1} << 17;  ///< scores per block (1 MiB)
+  static constexpr std::size_t kBlock = std::size_t{1} << 17;  ///< scores per streamed block (1 MiB)
+  static constexpr std::size_t kInMemory = std::size_t{1} << 20;  ///< longest row drawn once (8 MiB)
   std::vector<double> block;
 };
 

@@ -104,7 +104,7 @@ TEST_CASE("observables and estimators equal a direct long-double softmax", "[row
 
 TEST_CASE("streamed rows longer than one block equal the in-memory measure", "[row][stream]") {
   auto model = make_model("gumbel", {});
-  const std::uint64_t n = RowScratch::kBlock * 2 + 12345;
+  const std::uint64_t n = RowScratch::kInMemory + 12345;  // longer than an in-memory row: streamed
   std::vector<double> s(n);
   Engine e1 = row_engine(5, "gumbel", n, 0);
   // The streamed engine draws in blocks of kBlock; drawing the same blocks here gives the same row.
