@@ -23,11 +23,12 @@ bad() {
   fail=1
 }
 
-# Several seconds of work in many units (n = 400000: 6 rows per unit); store_rows makes
+# Several seconds of work in many units (n = 400000: 6 rows per unit), long enough that a
+# resumed run killed after 0.5 s is still unfinished on a fast machine; store_rows makes
 # the checkpoints large enough that a kill can land inside a write.
 cat >"$tmp/resume.json" <<'EOF'
 // resume test: three models, many work units, per-row observables stored
-{"seed": 7, "rows": 40, "n": [100, 3000, 100000, 400000],
+{"seed": 7, "rows": 120, "n": [100, 3000, 100000, 400000],
  "beta": {"min": 0.05, "max": 20, "count": 40},
  "store_rows": true,
  "models": [{"type": "gaussian"}, {"type": "gumbel", "scale": 0.5},
@@ -111,7 +112,7 @@ done
 # 2. Killed twice: the second run is itself a resumed one.
 out="$tmp/twice.h5"
 run_and_kill "$out" 1 0.3
-run_and_kill "$out" 1 0.3 --resume
+run_and_kill "$out" 0.5 0.3 --resume
 if [ -e "$out" ] && ! is_incomplete "$out"; then bad "twice-killed file is not marked incomplete"; fi
 resume_and_compare "$out" "killed twice"
 
