@@ -209,11 +209,26 @@ int exponent_of(double x) {
   return std::max(e, 1) - 1023;
 }
 
-/// Level L of a bucket's dyadic interval: width 2·half_width = 2^L.
-int level_of(const GapBucket& b) {
-  const std::uint64_t bits = std::bit_cast<std::uint64_t>(b.half_width);
-  if ((bits >> 52) != 0) return static_cast<int>(bits >> 52) - 1023 + 1;
-  return std::ilogb(b.half_width) + 1;  // subnormal half width
+/// Level L of a power of two 2^L (half widths are 2^(L-1)).
+int level_of_width(double width) {
+  const std::uint64_t bits = std::bit_cast<std::uint64_t>(width);
+  if ((bits >> 52) != 0) return static_cast<int>(bits >> 52) - 1023;
+  return std::ilogb(width);  // subnormal
+}
+
+/// A bucket's place in the dyadic tree: its interval [lo, lo + 2^level). A weighted atom
+/// (half width 0, tail mode) takes the cell of the log-spaced bucket its gap falls in.
+struct Cell {
+  double lo;
+  int level;
+};
+Cell cell_of(const GapBucket& b) {
+  if (b.half_width == 0) {
+    const std::uint64_t key = std::bit_cast<std::uint64_t>(b.min_gap) >> kShift;
+    const double lo = bucket_lo(key);
+    return {lo, level_of_width(bucket_lo(key + 1) - lo)};
+  }
+  return {b.center - b.half_width, level_of_width(2 * b.half_width)};
 }
 
 /// floor(x / 2^L)·2^L for x >= 0, exactly.
@@ -227,13 +242,15 @@ double dyadic_floor(double x, int level) {
   return std::bit_cast<double>(bits & ~((std::uint64_t{1} << s) - 1));
 }
 
-/// Whether a bucket is a dyadic interval (power-of-two width, aligned), as the builder makes them.
+/// Whether a bucket is a dyadic interval (power-of-two width, aligned) holding its gaps, as
+/// the builder makes them, or an exact atom (half width 0).
 bool is_dyadic(const GapBucket& b) {
-  if (!(b.half_width > 0) || !std::isfinite(b.center) || !std::isfinite(b.half_width)) return false;
-  const int level = level_of(b);
-  if (std::ldexp(1.0, level - 1) != b.half_width) return false;
-  const double lo = b.center - b.half_width;
-  return lo >= 0 && dyadic_floor(lo, level) == lo && b.min_gap >= lo && b.max_gap <= lo + 2 * b.half_width;
+  if (!std::isfinite(b.center) || !std::isfinite(b.half_width) || !(b.min_gap > 0)) return false;
+  if (b.half_width == 0) return b.is_atom() && b.center == b.min_gap && std::isfinite(b.min_gap);
+  if (!(b.half_width > 0)) return false;
+  const Cell c = cell_of(b);
+  if (std::ldexp(1.0, c.level - 1) != b.half_width) return false;
+  return c.lo >= 0 && dyadic_floor(c.lo, c.level) == c.lo && b.min_gap >= c.lo && b.max_gap <= c.lo + 2 * b.half_width;
 }
 
 /// Smallest level L at which the non-negative numbers a <= b share a dyadic interval.
@@ -360,8 +377,9 @@ void GapMeasure::build_index() {
   for (std::size_t i = 1; i < n_leaves; ++i) {
     const GapBucket& pa = buckets[i - 1];
     const GapBucket& pb = buckets[i];
-    const double lo_b = pb.center - pb.half_width;
-    const int lambda = std::max({common_level(pa.center - pa.half_width, lo_b), level_of(pa), level_of(pb)});
+    const Cell ca = cell_of(pa), cb = cell_of(pb);
+    const double lo_b = cb.lo;
+    const int lambda = std::max({common_level(ca.lo, cb.lo), ca.level, cb.level});
     std::size_t x_start = index.size() - 1;  // the finished subtree just before leaf i
     while (!open.empty() && open.back().level < lambda) {
       const Open done = open.back();

@@ -8,6 +8,7 @@
 #include "sim/gap_measure.hpp"
 #include "sim/observables.hpp"
 #include "sim/row_engine.hpp"
+#include "sim/tail_row.hpp"
 
 #include <catch2/catch.hpp>
 
@@ -276,11 +277,32 @@ TEST_CASE("weighted gaps are exact atoms beside the unit gaps", "[fast][near]") 
     for (const auto& [gap, w] : weighted) want += gap <= g.t_grid[j] ? w : 0;
     CHECK(g.count_at_t[j] == want);
   }
-  for (double beta : {0.0, 0.5, 3.0, 20.0}) {
+  CHECK(g.index_buckets == g.buckets.size());  // the atoms sit in the index too
+  for (double beta : {0.0, 0.5, 3.0, 20.0, 300.0, 1e4}) {
     long double s0 = 0;
     for (double x : unit) s0 += std::exp(-static_cast<long double>(beta) * x);
     for (const auto& [gap, w] : weighted) s0 += w * std::exp(-static_cast<long double>(beta) * gap);
     CHECK(std::fabs(g.sums(beta).s0 - s0) <= 1e-12 * s0);
+  }
+}
+
+TEST_CASE("tail-mode rows are summed through the index as through their buckets", "[fast][index]") {
+  RowSettings settings;
+  settings.t_grid = grid(4.0, 16);
+  for (const char* type : {"gaussian", "gumbel"}) {
+    auto model = make_model(type, {});
+    for (double log2_n : {24.0, 200.0}) {
+      const MeasuredRow row = measure_tail_row(*model, log2_n, row_engine(41, type, 0, 1, 1), settings);
+      const GapMeasure& g = row.gaps;
+      CAPTURE(type, log2_n, g.buckets.size(), g.index.size());
+      CHECK(g.index_buckets == g.buckets.size());
+      for (double beta : {0.0, 0.01, 0.3, 1.0, 3.0, 10.0, 100.0}) {
+        CAPTURE(beta);
+        const GapSums a = g.sums(beta), b = g.sums_from_buckets(beta);
+        CHECK(std::fabs(a.s0 - b.s0) <= 1e-12 * b.s0);
+        CHECK(std::fabs(a.t1 - b.t1) <= 1e-12 * (b.s0 + b.t1));
+      }
+    }
   }
 }
 
