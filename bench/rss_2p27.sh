@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Peak resident memory of one gaussian row of n = 2^27 with 64 β values (SPEC §9: memory
-# per thread does not grow with n). Uses GNU time (/usr/bin/time -v), nothing to install.
+# per thread does not grow with n). Uses GNU time (/usr/bin/time -v; Debian package `time`, installed by scripts/install-deps).
 #
 #   bench/rss_2p27.sh [--build DIR] [--limit-mib M]
 #
