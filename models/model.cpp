@@ -1,5 +1,7 @@
 #include "models/model.hpp"
 
+#include "sim/format.hpp"
+
 #include <cmath>
 #include <sstream>
 #include <stdexcept>
@@ -7,13 +9,7 @@
 namespace betacrit {
 
 namespace {
-std::string fmt(double v) {
-  if (std::isinf(v)) return v > 0 ? "inf" : "-inf";
-  std::ostringstream os;
-  os.precision(12);
-  os << v;
-  return os.str();
-}
+std::string fmt(double v) { return format_number(v); }
 }  // namespace
 
 std::optional<std::string> ParamSpec::check(double v) const {

@@ -3,6 +3,7 @@
 // before anything is thrown, so a user fixes a config in one pass. docs/config.md is the
 // user-facing description of the same rules.
 #include "sim/config.hpp"
+#include "sim/format.hpp"
 
 #include "sim/tail_row.hpp"
 
@@ -38,13 +39,7 @@ constexpr std::size_t kMaxRangeSteps = 1000000;  ///< k steps of {min, max, fact
 
 // ---------------------------------------------------------------- text helpers
 
-std::string fmt_number(double v) {
-  if (std::isinf(v)) return v > 0 ? "inf" : "-inf";
-  std::ostringstream os;
-  os.precision(12);
-  os << v;
-  return os.str();
-}
+std::string fmt_number(double v) { return format_number(v); }
 
 /// The offending value as the user wrote it (JSON), shortened when long.
 std::string got(const json& j) {

@@ -1,4 +1,5 @@
 #include "sim/sweep.hpp"
+#include "sim/format.hpp"
 
 #include "analysis/statistics.hpp"
 #include "sim/estimators.hpp"
@@ -20,12 +21,7 @@ namespace betacrit {
 namespace {
 constexpr double kNaN = std::numeric_limits<double>::quiet_NaN();
 
-std::string fmt(double v) {
-  std::ostringstream os;
-  os.precision(6);
-  os << v;
-  return os.str();
-}
+std::string fmt(double v) { return format_number(v, 6); }
 }  // namespace
 
 // ---------------------------------------------------------------------- Welford

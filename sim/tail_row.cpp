@@ -1,4 +1,5 @@
 #include "sim/tail_row.hpp"
+#include "sim/format.hpp"
 
 
 #include <boost/random/binomial_distribution.hpp>
@@ -22,12 +23,7 @@ namespace {
 
 constexpr double kInf = std::numeric_limits<double>::infinity();
 
-std::string fmt(double v) {
-  std::ostringstream os;
-  os.precision(10);
-  os << v;
-  return os.str();
-}
+std::string fmt(double v) { return format_number(v, 10); }
 
 /// Uniform on the open interval (0, 1): 53 random bits, centred in their cell.
 double uniform_open(Engine& eng) { return (static_cast<double>(eng() >> 11) + 0.5) * 0x1p-53; }
