@@ -118,16 +118,16 @@ double cutoff_for(double n) { return std::log(std::max(n, 1.0)) + kNegligible; }
 template <bool Second>
 void walk_index(const std::vector<GapIndexNode>& index, double beta, double cutoff, double& s0, double& t1,
                 double& t2) {
-  const std::size_t count = index.size();
-  for (std::size_t i = 0; i < count;) {
-    const GapIndexNode& node = index[i];
+  // Postorder read from the end: a node, then its children's subtrees from the last.
+  for (std::size_t i = index.size(); i > 0;) {
+    const GapIndexNode& node = index[i - 1];
     if (beta * node.min_gap > cutoff) {
       i = node.next;
     } else if (node.leaf || beta * node.half_width <= kIndexMaxX) {
       add_node<Second>(node, beta, s0, t1, t2);
       i = node.next;
     } else {
-      ++i;
+      --i;
     }
   }
 }
@@ -283,27 +283,40 @@ constexpr std::size_t kPadded = (kIndexTerms + 3) / 4 * 4;
     }
     return;
   }
-  // shift[i] = d^i/i! and the child's a^j A_j, then out[k] += Σ_j scaled[j]·shift[k-j]: for
-  // each j one fixed-length run over a padded buffer (no remainder loops; the padding
-  // past kIndexTerms collects terms of higher order, which are dropped).
-  alignas(32) double shift[kPadded] = {};
+  // shift[i] = d^i/i! (zero for i < 0 and i >= kIndexTerms) and the child's a^j A_j; then
+  // out[k] += Σ_j scaled[j]·shift[k-j], j ascending, four k at a time with the sums in a
+  // register (the j > k terms add zeros). The padding past kIndexTerms collects terms of
+  // higher order, which are dropped.
+  typedef double V4 __attribute__((vector_size(32)));
+  constexpr std::size_t kFront = kPadded;  // zeros before shift[0]
+  alignas(32) double shift[kFront + kPadded] = {};
   double dj = 1;
   for (std::size_t i = 0; i < kIndexTerms; ++i) {
-    shift[i] = dj * kInverseFactorial[i];
+    shift[kFront + i] = dj * kInverseFactorial[i];
     dj *= d;
   }
+  double scaled[kIndexTerms];
   double aj = 1;
   const std::size_t terms = child.terms;
   for (std::size_t j = 0; j < terms; ++j) {
-    const double c = child.a(j) * aj;
+    scaled[j] = child.a(j) * aj;
     aj *= a;
-    double* o = out + j;
-    for (std::size_t i = 0; i < kPadded; ++i) o[i] += c * shift[i];
+  }
+  for (std::size_t k0 = 0; k0 < kPadded; k0 += 4) {
+    V4 sum;
+    std::memcpy(&sum, out + k0, sizeof sum);
+    const std::size_t j_end = std::min(terms, k0 + 4);
+    for (std::size_t j = 0; j < j_end; ++j) {
+      V4 sh;
+      std::memcpy(&sh, shift + kFront + k0 - j, sizeof sh);
+      const V4 c = {scaled[j], scaled[j], scaled[j], scaled[j]};
+      sum += c * sh;
+    }
+    std::memcpy(out + k0, &sum, sizeof sum);
   }
 }
 
-GapIndexNode leaf_node(const GapBucket& b, int powers) {
-  GapIndexNode nd;
+void set_leaf_node(GapIndexNode& nd, const GapBucket& b, int powers) {
   nd.center = b.center;
   nd.half_width = b.half_width;
   nd.min_gap = b.min_gap;
@@ -312,7 +325,6 @@ GapIndexNode leaf_node(const GapBucket& b, int powers) {
   nd.atom = b.is_atom();
   nd.terms = static_cast<std::uint8_t>(std::clamp(powers, 1, kPowers));
   set_series(nd, b.power.data(), kPowers, true);
-  return nd;
 }
 
 }  // namespace
@@ -346,8 +358,9 @@ void GapMeasure::build_index() {
   const int powers = bucket_powers;
   const double cutoff = cutoff_for(n);
   auto emit_leaf = [&](std::size_t i) __attribute__((always_inline)) {
-    index.push_back(leaf_node(buckets[i], powers));
-    index.back().next = 1;
+    GapIndexNode& nd = index.emplace_back();  // in place: no copy of the series
+    set_leaf_node(nd, buckets[i], powers);
+    nd.next = 1;
   };
   // A node is summed at β when it is fine (β·half_width <= 1) and its parent is not
   // (β > 2^(1 - parent level)); it is skipped when β·min_gap > cutoff. A node with
@@ -356,22 +369,25 @@ void GapMeasure::build_index() {
   auto emit_internal = [&](const Open& o, int parent_level) __attribute__((always_inline)) {
     const double min_gap = index[o.start].min_gap;
     if (min_gap * std::ldexp(1.0, 1 - parent_level) > cutoff) return;
-    GapIndexNode nd;
-    nd.half_width = std::ldexp(1.0, o.level - 1);
-    nd.center = o.lo + nd.half_width;
-    nd.terms = kIndexTerms;
+    const double half_width = std::ldexp(1.0, o.level - 1);
+    const double center = o.lo + half_width;
     const std::size_t end = index.size();
-    nd.min_gap = min_gap;
-    nd.max_gap = index[end - 1].max_gap;
     alignas(32) double series[kIndexTerms + kPadded] = {};
     for (std::size_t c = end; c > o.start;) {  // children, from the last
       const GapIndexNode& child = index[c - 1];
-      add_recentered(child, nd.center, nd.half_width, series);
+      add_recentered(child, center, half_width, series);
       c -= child.next;
     }
+    const double max_gap = index[end - 1].max_gap;
+    GapIndexNode& nd = index.emplace_back();  // reserved: the children stay in place
+    nd.half_width = half_width;
+    nd.center = center;
+    nd.terms = kIndexTerms;
+    nd.min_gap = min_gap;
+    nd.max_gap = max_gap;
+    nd.leaf = nd.atom = false;
     set_series(nd, series, kIndexTerms, false);
     nd.next = static_cast<std::uint32_t>(end - o.start + 1);
-    index.push_back(nd);
   };
   emit_leaf(0);
   for (std::size_t i = 1; i < n_leaves; ++i) {
@@ -398,10 +414,8 @@ void GapMeasure::build_index() {
     open.pop_back();
     emit_internal(done, open.empty() ? 2000 : open.back().level);  // the root is always kept
   }
-  // Reverse: postorder becomes "node, then its children's subtrees from the last", each
-  // subtree still contiguous and now starting at its root.
-  std::reverse(index.begin(), index.end());
-  for (std::size_t p = 0; p < index.size(); ++p) index[p].next = static_cast<std::uint32_t>(p + index[p].next);
+  // `next` becomes where the node's subtree begins: the walk goes on from there backwards.
+  for (std::size_t p = 0; p < index.size(); ++p) index[p].next = static_cast<std::uint32_t>(p + 1 - index[p].next);
 }
 
 // ------------------------------------------------------------------ builder

@@ -55,17 +55,18 @@ inline constexpr double kIndexMaxX = 1.0;  ///< an index node is summed whole wh
 /// holding the union of its children. It keeps A_j = P_j/j! (P_j the power sums of
 /// v = (Δ - centre)/half_width), i.e. the bin's A(z) = Σ e^{z v} = Σ_j A_j z^j, so that its
 /// S0(β) = e^{-β centre}·A(-β half_width); interleaved with the coefficients
-/// B_j = (j+1)·A_{j+1} of A'(z), which gives S1. Nodes are stored in reverse postorder: a
-/// node, then its children's subtrees from the largest gaps down.
+/// B_j = (j+1)·A_{j+1} of A'(z), which gives S1. Nodes are stored in postorder and read
+/// from the end: a node, then its children's subtrees from the largest gaps down.
 struct GapIndexNode {
   // What the walk reads first, in the node's first cache line.
   double center = 0, half_width = 0;
   double min_gap = 0, max_gap = 0;
-  std::uint32_t next = 0;  ///< index just past this node's subtree
+  std::uint32_t next = 0;  ///< where this node's subtree begins (the walk goes on from there backwards)
   std::uint8_t terms = 0;  ///< A_j = 0 for j >= terms
   bool leaf = false;       ///< one of GapMeasure::buckets (never subdivided)
   bool atom = false;       ///< every gap of the node equals min_gap: summed exactly
-  alignas(16) std::array<double, 2 * kIndexTerms> ab{};  ///< A_0, B_0, A_1, B_1, ... (B_{J} = 0)
+  /// A_0, B_0, A_1, B_1, ... (B_{J} = 0); written whole by whoever makes the node (not zeroed here).
+  alignas(16) std::array<double, 2 * kIndexTerms> ab;
   [[nodiscard]] double a(std::size_t j) const { return ab[2 * j]; }
 };
 
