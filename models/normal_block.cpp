@@ -19,7 +19,7 @@
 //     adaptor that serves the buffered words from that one on, in order, then the engine
 //     itself — the draw sees exactly the words it would see in the sequential loop — and the
 //     runs resume at the first word it left unused.
-// The engine ends where the sequential loop leaves it, and every draw has its bits:
+// The engine ends where the sequential loop leaves it, and every draw has its bits.
 //
 // Same bits on vectors. Every lane does the scalar operations of Boost's first branch, in
 // the same order, each rounding like its scalar counterpart:
