@@ -1,11 +1,13 @@
 // Google Benchmark kernels of the row engine (docs/performance.md records the results):
 //   engines     raw output and Boost's ziggurat normal for the engines of Boost 1.74
-//   draw        the gaussian model's block draw (the draw-only limit of a row)
+//   draw        the gaussian model's block draw (the draw-only limit of a row), and the
+//               block normal draw per instruction-set variant
 //   build       GapMeasure from an in-memory row whose maximum is known
 //   observables all six observables of one row at B β (B = 1, 16, 256)
 //   estimators  β_acc search, β_half, β_H(1/2)
 //   measure_row a whole row, n = 2^10 … 2^27, and a row with its β sweep
 #include "models/model.hpp"
+#include "models/normal_block.hpp"
 #include "sim/estimators.hpp"
 #include "sim/gap_measure.hpp"
 #include "sim/observables.hpp"
@@ -123,6 +125,25 @@ void BM_DrawGaussianBlock(benchmark::State& state) {
   state.SetItemsProcessed(state.iterations() * static_cast<std::int64_t>(len));
 }
 BENCHMARK(BM_DrawGaussianBlock)->Arg(1 << 10)->Arg(1 << 17);
+
+/// The block normal draw behind it, per compiled variant (0 x86-64 baseline, 1 AVX2,
+/// 2 AVX-512; skipped where the CPU lacks it), 2^17 draws.
+void BM_NormalBlockVariant(benchmark::State& state) {
+  const auto variant = static_cast<normal_block_detail::Variant>(state.range(0));
+  if (!normal_block_detail::available(variant)) {
+    state.SkipWithError("variant not available on this CPU");
+    return;
+  }
+  std::vector<double> block(std::size_t{1} << 17);
+  Engine e = row_engine(7, "gaussian", block.size(), 0);
+  for (auto _ : state) {
+    normal_block_detail::normal_block_with(variant, e, 0.0, 1.0, block);
+    benchmark::DoNotOptimize(block.data());
+    benchmark::ClobberMemory();
+  }
+  state.SetItemsProcessed(state.iterations() * static_cast<std::int64_t>(block.size()));
+}
+BENCHMARK(BM_NormalBlockVariant)->DenseRange(0, 2);
 
 // ---------------------------------------------------------------- build
 void BM_BuildGapMeasure(benchmark::State& state) {

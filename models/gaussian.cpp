@@ -1,8 +1,6 @@
 #include "models/builtin.hpp"
+#include "models/normal_block.hpp"
 #include "models/tail_quantile.hpp"
-#include "sim/cpu_dispatch.hpp"
-
-#include <boost/random/normal_distribution.hpp>
 
 #include <cmath>
 #include <limits>
@@ -12,9 +10,9 @@ namespace {
 class Gaussian final : public Model {
  public:
   explicit Gaussian(const ParamValues& p) : Model("gaussian", p), mu_(param("mu")), sigma_(param("sigma")) {}
+  /// boost::random::normal_distribution<double>(mu, sigma) draw by draw, bit for bit.
   void draw(Engine& eng, std::uint64_t, std::uint64_t, std::span<double> out) const override {
-    boost::random::normal_distribution<double> dist(mu_, sigma_);
-    fill_draws(out, [&] { return dist(eng); });
+    normal_block(eng, mu_, sigma_, out);
   }
   std::optional<double> theory_beta(double log_n) const override { return std::sqrt(2.0 * log_n) / sigma_; }
   TheoryLaw law() const override { return {0.5, "sqrt(2 log n)/sigma"}; }

@@ -1,7 +1,5 @@
 #include "models/builtin.hpp"
-#include "sim/cpu_dispatch.hpp"
-
-#include <boost/random/normal_distribution.hpp>
+#include "models/normal_block.hpp"
 
 #include <algorithm>
 #include <cmath>
@@ -22,11 +20,11 @@ class SparseGap final : public Model {
 
   void draw(Engine& eng, std::uint64_t n, std::uint64_t offset, std::span<double> out) const override {
     const double d = delta(std::log(static_cast<double>(n)));
-    boost::random::normal_distribution<double> jitter(0.0, noise_ > 0 ? noise_ : 1.0);
-    // The m signals come first (position carries no meaning downstream), then the rest.
+    // The m signals come first (position carries no meaning downstream), then the rest,
+    // jittered by boost::random::normal_distribution<double>(0, noise) draws (bit for bit).
     const std::size_t signals = offset < m_ ? static_cast<std::size_t>(std::min<std::uint64_t>(m_ - offset, out.size())) : 0;
     std::fill(out.begin(), out.begin() + static_cast<std::ptrdiff_t>(signals), d);
-    if (noise_ > 0) fill_draws(out.subspan(signals), [&] { return jitter(eng); });
+    if (noise_ > 0) normal_block(eng, 0.0, noise_, out.subspan(signals));
     else std::fill(out.begin() + static_cast<std::ptrdiff_t>(signals), out.end(), 0.0);
   }
   std::optional<double> theory_beta(double log_n) const override {
