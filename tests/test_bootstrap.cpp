@@ -1,13 +1,15 @@
 // The fast bootstrap against the straightforward one: UniformIndex against Boost's
 // uniform_int_distribution (values and engine outputs consumed, bit for bit), the counting
 // bootstrap median against copy + median() of each resample, the means against Boost's
-// picks.
+// picks, and fit_critical's independence of the thread count.
+#include "analysis/fit.hpp"
 #include "analysis/statistics.hpp"
 #include "sim/rng.hpp"
 
 #include <boost/random/normal_distribution.hpp>
 #include <boost/random/uniform_int_distribution.hpp>
 #include <catch2/catch.hpp>
+#include <nlohmann/json.hpp>
 
 #include <bit>
 #include <cmath>
@@ -212,4 +214,44 @@ TEST_CASE("bootstrap means equal the sums over Boost's picks", "[bootstrap][mean
     CHECK(bits(got) == bits(expected));
     CHECK(a == b);
   }
+}
+
+TEST_CASE("fit_critical gives the same bits on any thread count", "[bootstrap][threads]") {
+  // Log-normal rows around A·L^γ at six row lengths, some rows non-finite or tied.
+  Engine g(31);
+  boost::random::normal_distribution<double> z;
+  CriticalSeries cs;
+  for (int e : {8, 10, 12, 14, 16, 18}) {
+    const double L = e * std::log(2.0);
+    cs.log_n.push_back(L);
+    std::vector<double> rows(301);
+    for (std::size_t r = 0; r < rows.size(); ++r) rows[r] = 0.8 * std::pow(L, 0.6) * std::exp(0.3 * z(g));
+    rows[3] = std::numeric_limits<double>::quiet_NaN();
+    rows[4] = INFINITY;
+    rows[5] = rows[6];
+    cs.rows.push_back(std::move(rows));
+  }
+  FitOptions one;
+  one.seed = 77;
+  one.resamples = 500;
+  one.threads = 1;
+  const FitResult ref = fit_critical(cs, one);
+  REQUIRE(ref.points.size() == 6);
+  for (int threads : {2, 3, 5}) {
+    FitOptions o = one;
+    o.threads = threads;
+    const FitResult r = fit_critical(cs, o);
+    INFO("threads = " << threads);
+    CHECK(r.to_json().dump() == ref.to_json().dump());
+    for (std::size_t i = 0; i < r.points.size(); ++i) {
+      CHECK(std::bit_cast<std::uint64_t>(r.points[i].median_lo) == std::bit_cast<std::uint64_t>(ref.points[i].median_lo));
+      CHECK(std::bit_cast<std::uint64_t>(r.points[i].sigma_log) == std::bit_cast<std::uint64_t>(ref.points[i].sigma_log));
+      CHECK(std::bit_cast<std::uint64_t>(r.points[i].mean_hi) == std::bit_cast<std::uint64_t>(ref.points[i].mean_hi));
+    }
+    CHECK(std::bit_cast<std::uint64_t>(r.plain.boot_lo) == std::bit_cast<std::uint64_t>(ref.plain.boot_lo));
+    CHECK(std::bit_cast<std::uint64_t>(r.corrected.boot_hi) == std::bit_cast<std::uint64_t>(ref.corrected.boot_hi));
+  }
+  // The bootstrap CIs exist (the comparison above is not between NaNs).
+  CHECK(std::isfinite(ref.plain.boot_lo));
+  CHECK(std::isfinite(ref.corrected.boot_hi));
 }
