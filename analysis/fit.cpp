@@ -6,11 +6,13 @@
 #include <boost/math/distributions/chi_squared.hpp>
 #include <boost/math/tools/minima.hpp>
 #include <nlohmann/json.hpp>
+#include <omp.h>
 
 #include <algorithm>
 #include <bit>
 #include <cmath>
 #include <cstdio>
+#include <exception>
 #include <limits>
 #include <numeric>
 #include <sstream>
@@ -23,6 +25,33 @@ constexpr double kInf = std::numeric_limits<double>::infinity();
 constexpr double kDeltaChi2_95 = 3.841458820694124;  // χ²_1 quantile at 0.95: profile CI
 constexpr double kGammaSearchLimit = 20.0;           // profile CIs are clipped to γ̂ ± this
 constexpr int kScanPoints = 41;                      // grid of the B profile before Brent
+
+/// Runs body(state, i) for i = 0 … count−1 on `threads` OpenMP threads (0: the default),
+/// with one state = make_state() per thread. Iterations must be independent. An exception
+/// is rethrown after the loop: the one of the smallest index, as a plain loop throws it.
+template <class MakeState, class Body>
+void parallel_for(std::size_t count, int threads, int chunk, MakeState make_state, Body body) {
+  std::exception_ptr failure;
+  std::size_t failed_at = count;
+  const int team = threads > 0 ? threads : std::max(1, omp_get_max_threads());
+#pragma omp parallel num_threads(team)
+  {
+    auto state = make_state();
+#pragma omp for schedule(dynamic, chunk)
+    for (std::ptrdiff_t i = 0; i < static_cast<std::ptrdiff_t>(count); ++i) {
+      try {
+        body(state, static_cast<std::size_t>(i));
+      } catch (...) {
+#pragma omp critical(betacrit_fit_failure)
+        if (static_cast<std::size_t>(i) < failed_at) {
+          failed_at = static_cast<std::size_t>(i);
+          failure = std::current_exception();
+        }
+      }
+    }
+  }
+  if (failure) std::rethrow_exception(failure);
+}
 }  // namespace
 
 // ---------------------------------------------------------------- names
@@ -78,33 +107,53 @@ struct Line {
   double a = 0, b = 0, chi2 = 0, var_b = 0;
 };
 
+/// What a weighted line needs of x and w alone, computed once for fits that share them
+/// (the B profile and the bootstrap replicates change only y). Every sum is accumulated
+/// term by term in index order, so splitting it from the y-dependent ones changes no bit.
+struct LineBasis {
+  std::vector<double> x, w;
+  std::vector<double> wdx;  ///< w·(x − x̄)
+  double s = 0, sx = 0, xm = 0, sxx = 0;
+
+  LineBasis() = default;
+  LineBasis(std::span<const double> xs, std::span<const double> ws) : x(xs.begin(), xs.end()), w(ws.begin(), ws.end()) {
+    for (std::size_t i = 0; i < x.size(); ++i) {
+      s += w[i];
+      sx += w[i] * x[i];
+    }
+    xm = sx / s;
+    wdx.resize(x.size());
+    for (std::size_t i = 0; i < x.size(); ++i) {
+      wdx[i] = w[i] * (x[i] - xm);
+      sxx += wdx[i] * (x[i] - xm);
+    }
+  }
+
+  [[nodiscard]] Line fit(std::span<const double> y, std::optional<double> fixed_slope) const {
+    Line r;
+    double sy = 0;
+    for (std::size_t i = 0; i < x.size(); ++i) sy += w[i] * y[i];
+    const double ym = sy / s;
+    if (fixed_slope) {
+      r.b = *fixed_slope;
+    } else {
+      double sxy = 0;
+      for (std::size_t i = 0; i < x.size(); ++i) sxy += wdx[i] * (y[i] - ym);
+      r.b = sxx > 0 ? sxy / sxx : 0.0;
+      r.var_b = sxx > 0 ? 1.0 / sxx : kInf;
+    }
+    r.a = ym - r.b * xm;
+    for (std::size_t i = 0; i < x.size(); ++i) {
+      const double e = y[i] - r.a - r.b * x[i];
+      r.chi2 += w[i] * e * e;
+    }
+    return r;
+  }
+};
+
 Line weighted_line(std::span<const double> x, std::span<const double> y, std::span<const double> w,
                    std::optional<double> fixed_slope) {
-  Line r;
-  double s = 0, sx = 0, sy = 0;
-  for (std::size_t i = 0; i < x.size(); ++i) {
-    s += w[i];
-    sx += w[i] * x[i];
-    sy += w[i] * y[i];
-  }
-  const double xm = sx / s, ym = sy / s;
-  if (fixed_slope) {
-    r.b = *fixed_slope;
-  } else {
-    double sxx = 0, sxy = 0;
-    for (std::size_t i = 0; i < x.size(); ++i) {
-      sxx += w[i] * (x[i] - xm) * (x[i] - xm);
-      sxy += w[i] * (x[i] - xm) * (y[i] - ym);
-    }
-    r.b = sxx > 0 ? sxy / sxx : 0.0;
-    r.var_b = sxx > 0 ? 1.0 / sxx : kInf;
-  }
-  r.a = ym - r.b * xm;
-  for (std::size_t i = 0; i < x.size(); ++i) {
-    const double e = y[i] - r.a - r.b * x[i];
-    r.chi2 += w[i] * e * e;
-  }
-  return r;
+  return LineBasis(x, w).fit(y, fixed_slope);
 }
 
 double p_value(double chi2, int dof) {
@@ -118,31 +167,45 @@ double chi2_quantile(double prob, int dof) {
   return boost::math::quantile(d, prob);
 }
 
-/// Workspace of the fits on one set of points.
+/// Workspace of the fits on one set of points. `y` may be replaced between fits (the
+/// bootstrap replicates): everything else depends on n and σ only.
 struct Fitter {
-  std::vector<double> L, x, y, w, yb;
+  std::vector<double> L, y, yb;
+  LineBasis basis;
   double l_min = 0;
+  std::vector<double> grid_log1p;  ///< log1p(B_k / L_i) at the scan nodes B_k, filled on first use
 
   explicit Fitter(const FitPoints& p) : L(p.log_n), y(p.y) {
+    std::vector<double> x, w;
     for (double l : L) x.push_back(std::log(l));
     for (double s : p.sigma) w.push_back(1.0 / (s * s));
+    basis = LineBasis(x, w);
     yb.resize(y.size());
     l_min = *std::min_element(L.begin(), L.end());
   }
 
   Line at_B(double B, std::optional<double> gamma) {
     for (std::size_t i = 0; i < y.size(); ++i) yb[i] = y[i] - std::log1p(B / L[i]);
-    return weighted_line(x, yb, w, gamma);
+    return basis.fit(yb, gamma);
   }
 
   /// Minimises χ² over B in [−κ·L_min, κ·L_min]: grid scan, then Brent around the best node.
   std::pair<double, Line> profile_B(std::optional<double> gamma) {
     const double lo = -kCorrectionBound * l_min, hi = kCorrectionBound * l_min;
     const double h = (hi - lo) / (kScanPoints - 1);
+    const std::size_t n = y.size();
+    // The nodes depend on n only, so their log1p terms serve every fit of this workspace
+    // (each γ, the profile interval, every bootstrap replicate).
+    if (grid_log1p.empty()) {
+      grid_log1p.resize(kScanPoints * n);
+      for (int k = 0; k < kScanPoints; ++k)
+        for (std::size_t i = 0; i < n; ++i) grid_log1p[k * n + i] = std::log1p((lo + k * h) / L[i]);
+    }
     int best = 0;
     double best_chi2 = kInf;
     for (int k = 0; k < kScanPoints; ++k) {
-      const double c = at_B(lo + k * h, gamma).chi2;
+      for (std::size_t i = 0; i < n; ++i) yb[i] = y[i] - grid_log1p[k * n + i];
+      const double c = basis.fit(yb, gamma).chi2;
       if (c < best_chi2) best_chi2 = c, best = k;
     }
     const double a = lo + std::max(best - 1, 0) * h, b = lo + std::min(best + 1, kScanPoints - 1) * h;
@@ -167,7 +230,7 @@ struct Fitter {
     }
     Line line;
     if (family == FitFamily::plain) {
-      line = weighted_line(x, y, w, gamma);
+      line = basis.fit(y, gamma);
     } else {
       auto [B, l] = profile_B(gamma);
       m.B = B;
@@ -382,14 +445,14 @@ FitResult analyse(std::vector<PointSummary> all_points, const std::vector<std::v
     std::tie(ff.profile_lo, ff.profile_hi) = fitter.profile_interval(fam, ff.fit);
     ff.boot_lo = ff.boot_hi = kNaN;
     if (!boot_y.empty()) {
-      std::vector<double> gammas;
-      gammas.reserve(boot_y.size());
-      FitPoints bp = pts;
-      for (const auto& yb : boot_y) {
-        bp.y = yb;
-        Fitter bf(bp);
-        gammas.push_back(bf.fit(fam, std::nullopt).gamma);
-      }
+      // Replicates are independent: each fills its own slot, so any team gives the same.
+      std::vector<double> gammas(boot_y.size());
+      parallel_for(
+          boot_y.size(), opt.threads, 16, [&] { return Fitter(pts); },
+          [&](Fitter& bf, std::size_t b) {
+            bf.y = boot_y[b];
+            gammas[b] = bf.fit(fam, std::nullopt).gamma;
+          });
       std::sort(gammas.begin(), gammas.end());
       ff.boot_lo = percentile_sorted(gammas, 0.025);
       ff.boot_hi = percentile_sorted(gammas, 0.975);
@@ -604,12 +667,12 @@ FitResult fit_critical(const CriticalSeries& series, const FitOptions& options) 
   const std::size_t N = std::min(series.log_n.size(), series.rows.size());
   const int R = std::max(options.resamples, 0);
   std::vector<PointSummary> points(N);
-  std::vector<std::vector<double>> boot_log;  // per used point: R bootstrap log medians
-  std::vector<std::size_t> used_index;
+  std::vector<std::vector<double>> finite(N);  // per point: its finite per-row values
+  std::vector<bool> bootstrapped(N, false);
   for (std::size_t i = 0; i < N; ++i) {
     PointSummary& p = points[i];
     p.log_n = series.log_n[i];
-    std::vector<double> x;
+    std::vector<double>& x = finite[i];
     for (double v : series.rows[i])
       if (std::isfinite(v)) x.push_back(v);
     p.rows = x.size();
@@ -624,13 +687,24 @@ FitResult fit_critical(const CriticalSeries& series, const FitOptions& options) 
       continue;
     }
     p.median = median(x);
-    {
+    bootstrapped[i] = true;
+  }
+  // The two bootstraps of every point are independent tasks, each with its own engine;
+  // each writes only its own point's fields, so the thread count changes nothing.
+  std::vector<std::vector<double>> boot_log(N);  // per point: R bootstrap log medians
+  parallel_for(2 * N, options.threads, 1, [] { return 0; }, [&](int, std::size_t t) {
+    const std::size_t i = t / 2;
+    if (!bootstrapped[i]) return;
+    PointSummary& p = points[i];
+    const std::vector<double>& x = finite[i];
+    if (t % 2 == 0) {
       Engine mean_eng(row_stream_key(options.seed, "fit-bootstrap-mean", std::bit_cast<std::uint64_t>(p.log_n), 0));
       std::vector<double> means = bootstrap_means(x, mean_eng, R);
       std::sort(means.begin(), means.end());
       p.mean = std::accumulate(x.begin(), x.end(), 0.0) / static_cast<double>(x.size());
       p.mean_lo = means.empty() ? p.mean : percentile_sorted(means, 0.025);
       p.mean_hi = means.empty() ? p.mean : percentile_sorted(means, 0.975);
+      return;
     }
     // The bootstrap stream of a point depends on the seed and its n only, so leaving
     // other n out (--n-min) changes nothing here.
@@ -642,7 +716,7 @@ FitResult fit_critical(const CriticalSeries& series, const FitOptions& options) 
     p.median_hi = sorted.empty() ? p.median : percentile_sorted(sorted, 0.975);
     if (!(p.median > 0) || !(p.median_lo > 0)) {
       p.note = "median (or its lower 95% bound) is not positive";
-      continue;
+      return;
     }
     // σ of log median from the bootstrap replicates.
     std::vector<double> logs(meds.size());
@@ -657,9 +731,11 @@ FitResult fit_critical(const CriticalSeries& series, const FitOptions& options) 
     }
     p.sigma_log = std::max(sd, options.sigma_floor);
     p.used = true;
-    boot_log.push_back(std::move(logs));
-    used_index.push_back(i);
-  }
+    boot_log[i] = std::move(logs);
+  });
+  std::vector<std::size_t> used_index;
+  for (std::size_t i = 0; i < N; ++i)
+    if (points[i].used) used_index.push_back(i);
   // Replicates in the order analyse() sorts the used points (ascending log n).
   std::vector<std::size_t> order(used_index.size());
   std::iota(order.begin(), order.end(), std::size_t{0});
@@ -669,7 +745,7 @@ FitResult fit_critical(const CriticalSeries& series, const FitOptions& options) 
   if (R > 0 && !used_index.empty()) {
     boot_y.assign(static_cast<std::size_t>(R), std::vector<double>(used_index.size()));
     for (std::size_t b = 0; b < static_cast<std::size_t>(R); ++b)
-      for (std::size_t j = 0; j < order.size(); ++j) boot_y[b][j] = boot_log[order[j]][b];
+      for (std::size_t j = 0; j < order.size(); ++j) boot_y[b][j] = boot_log[used_index[order[j]]][b];
   }
   return analyse(std::move(points), boot_y, options);
 }

@@ -75,6 +75,8 @@ struct FitOptions {
   int resamples = 1000;         ///< row-bootstrap resamples (SPEC §1 default)
   double alpha = 0.01;          ///< a law is excluded at this significance
   double sigma_floor = 0.005;   ///< smallest σ of log median (relative systematic floor)
+  int threads = 0;              ///< OpenMP threads for the bootstraps (0: OpenMP's default);
+                                ///< every result is the same for any count
 };
 
 /// The per-row critical values of one (model, estimator): rows[i] belongs to log_n[i].

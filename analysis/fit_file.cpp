@@ -272,6 +272,7 @@ int fit_results_file(const std::string& path, const FitFileOptions& opt, std::os
         }
         FitOptions fo;
         fo.seed = splitmix64(seed ^ fnv1a64(label + "/" + est));
+        fo.threads = opt.threads;
         FitResult r = fit_critical(series, fo);
         const bool per_row = a.dims.size() == 2;
         if (!per_row) {

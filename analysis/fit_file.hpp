@@ -17,6 +17,8 @@ struct FitFileOptions {
   /// leaves a damaged results file.
   bool write_attributes = true;
   std::uint64_t bootstrap_seed = 0;      ///< 0: the file's root `seed` attribute
+  int threads = 0;                       ///< OpenMP threads of the fits (0: OpenMP's default);
+                                         ///< the results do not depend on it
 };
 
 /// Reads RESULTS (SPEC §7), fits, prints the table (or JSON) to `out` and, with

@@ -259,9 +259,10 @@ void print_run_summary(const std::string& results_path, const RunConfig& cfg, st
 
 /// The fit table of SPEC §5, printed after the summary. It only reads the results file:
 /// the file stays exactly as the sweep wrote it, and `betacrit fit` stores the fits.
-void print_fit_table_after_run(const std::string& results_path, std::ostream& out) {
+void print_fit_table_after_run(const std::string& results_path, int threads, std::ostream& out) {
   FitFileOptions options;
   options.write_attributes = false;
+  options.threads = threads;
   try {
     out << "\n";
     fit_results_file(results_path, options, out);
@@ -315,7 +316,7 @@ int cmd_run(const RunArgs& args) {
     if (cp.complete) {
       if (!args.quiet) std::cerr << "betacrit: " << out << " is already complete; nothing to do\n";
       print_run_summary(out, cfg, std::cout);
-      print_fit_table_after_run(out, std::cout);
+      print_fit_table_after_run(out, threads, std::cout);
       return 0;
     }
     created = cp.created_utc;
@@ -367,7 +368,7 @@ int cmd_run(const RunArgs& args) {
   store::write_snapshot(out, cfg, sweep->plan(), sweep->snapshot(), &results, created);
   if (!args.quiet) std::cerr << "betacrit: wrote " << out << "\n";
   print_run_summary(out, cfg, std::cout);
-  print_fit_table_after_run(out, std::cout);
+  print_fit_table_after_run(out, threads, std::cout);
   return 0;
 }
 
