@@ -79,8 +79,9 @@ inline void add_bin(const GapBucket& b, double beta, GapSums& out) {
 typedef double Vec2d __attribute__((vector_size(16)));
 
 /// Adds one index node's S0, T1 (and T2 when `Second`) at β: A(u) and A'(u) at
-/// u = -β·half_width by Horner's rule on the interleaved pairs (A_k, B_k), and A''(u) as
-/// the derivative of the B series when needed.
+/// u = -β·half_width from the interleaved pairs (A_k, B_k), four interleaved Horner chains
+/// in u^4 (the walk is bound by the latency of these chains), and A''(u) as the derivative
+/// of the B series when needed. sums() and sums2() evaluate S0 and T1 alike.
 template <bool Second>
 inline void add_node(const GapIndexNode& nd, double beta, double& s0, double& t1, double& t2) {
   if (nd.atom) {
@@ -96,13 +97,32 @@ inline void add_node(const GapIndexNode& nd, double beta, double& s0, double& t1
   const Vec2d uu = {u, u};
   const double* ab = nd.ab.data();
   Vec2d acc;
-  std::memcpy(&acc, ab + 2 * (nd.terms - 1), sizeof acc);
   double d2 = 0;
-  for (int k = nd.terms - 2; k >= 0; --k) {
-    if constexpr (Second) d2 = d2 * u + acc[1];
-    Vec2d c;
-    std::memcpy(&c, ab + 2 * k, sizeof c);
-    acc = acc * uu + c;
+  {
+    // The terms k = 4i + r as four independent chains in w = u^4 (a quarter of the latency
+    // of one chain): A(u) = C0(w) + u·C1(w) + u²·C2(w) + u³·C3(w), and the same for B.
+    const Vec2d u2 = uu * uu, ww = u2 * u2;
+    auto pair = [&](int k) __attribute__((always_inline)) {
+      Vec2d t;
+      std::memcpy(&t, ab + 2 * k, sizeof t);
+      return t;
+    };
+    const Vec2d zero = {0, 0};
+    const int top = nd.terms - 1;
+    int g = top - top % 4;  // the highest group, terms g .. top
+    Vec2d c0 = pair(g), c1 = g + 1 <= top ? pair(g + 1) : zero, c2 = g + 2 <= top ? pair(g + 2) : zero,
+          c3 = g + 3 <= top ? pair(g + 3) : zero;
+    for (g -= 4; g >= 0; g -= 4) {
+      c0 = c0 * ww + pair(g);
+      c1 = c1 * ww + pair(g + 1);
+      c2 = c2 * ww + pair(g + 2);
+      c3 = c3 * ww + pair(g + 3);
+    }
+    acc = (c0 + uu * c1) + u2 * (c2 + uu * c3);
+  }
+  if constexpr (Second) {
+    // A''(u) = B'(u) = Σ_k k·B_k u^(k-1), by Horner's rule (its own chain).
+    for (int k = nd.terms - 1; k >= 1; --k) d2 = d2 * u + k * ab[2 * k + 1];
   }
   const double p = acc[0], d1 = acc[1];
   const double e = std::exp(-bc);
