@@ -508,12 +508,20 @@ std::size_t first_not_below(const double* t, std::size_t n, double x) {
   const double* base = t;
   while (n > 1) {
     const std::size_t half = n / 2;
-    base = base[half - 1] < x ? base + half : base;
+    base += static_cast<std::size_t>(base[half - 1] < x) * half;  // arithmetic, not a branch
     n -= half;
   }
   return static_cast<std::size_t>(base - t) + (n == 1 && *base < x ? 1 : 0);
 }
 }  // namespace
+
+GapMeasureBuilder::Accumulator GapMeasureBuilder::empty_accumulator(int powers) {
+  Accumulator empty;
+  for (auto& vec : empty.v) vec = Vec4{0, 0, 0, 0};
+  const double inf = std::numeric_limits<double>::infinity();
+  empty.v[last_vector(powers)] = Vec4{0, 0, inf, -0.0};
+  return empty;
+}
 
 void GapMeasureBuilder::open_slot(Slot& slot, std::uint64_t key) {
   const auto& t = options_.t_grid;
@@ -525,11 +533,9 @@ void GapMeasureBuilder::open_slot(Slot& slot, std::uint64_t key) {
   slot.split = slot.grid_count > 0 ? t[first] : std::numeric_limits<double>::infinity();
   slot.acc = static_cast<std::uint32_t>(acc_.size());
   lowest_key_ = std::min(lowest_key_, key);
-  Accumulator empty;
-  for (auto& vec : empty.v) vec = Vec4{0, 0, 0, 0};
-  const double inf = std::numeric_limits<double>::infinity();
-  empty.v[last_vector(options_.powers)] = Vec4{0, 0, inf, -0.0};
-  acc_.resize(acc_.size() + 1 + slot.grid_count, empty);
+  // An empty accumulator: zero sums, min = +inf and -max = -0.
+  static const Accumulator kEmpty[2] = {empty_accumulator(kRowPowers), empty_accumulator(kPowers)};
+  acc_.resize(acc_.size() + 1 + slot.grid_count, kEmpty[options_.powers == kRowPowers ? 0 : 1]);
 }
 
 /// The accumulator of a gap in a slot that is not opened yet or holds several grid points.

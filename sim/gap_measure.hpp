@@ -161,6 +161,7 @@ class GapMeasureBuilder {
   void add_scores_loop(std::span<const double> s);
   Slot& slot_of(std::uint64_t key);
   void open_slot(Slot& slot, std::uint64_t key);
+  static Accumulator empty_accumulator(int powers);
   void near_add(double gap);
   void near_shrink();
   void sort_near();
