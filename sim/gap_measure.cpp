@@ -449,16 +449,23 @@ typedef double Vec2 __attribute__((vector_size(16)));
 
 // Power sums of one bucket (or one side of a grid point), four per vector, with its smallest
 // gap and negated largest gap in the two lanes after the last power (one packed min updates
-// both): [P_0..P_3] [P_4..P_7] [P_8 P_9 min -max] with kRowPowers, and
-// [P_0..P_3] [P_4..P_7] [P_8..P_11] [P_12 P_13 min -max] with kPowers.
+// both): [P_0..P_3] [P_4..P_7] [min -max . .] with kShortRowPowers, [P_0..P_3] [P_4..P_7]
+// [P_8 P_9 min -max] with kRowPowers, and [P_0..P_3] [P_4..P_7] [P_8..P_11] [P_12 P_13 min -max]
+// with kPowers.
 struct alignas(64) GapMeasureBuilder::Accumulator {
   Vec4 v[4];
 };
 
 namespace {
 constexpr std::uint32_t kUnopened = 0xFFFFFFFFu;
-/// Index of the vector holding min and -max for P power sums (lanes 2 and 3).
-constexpr int last_vector(int powers) { return (powers - 1) / 4; }
+/// Where min and -max sit for P power sums: lanes minmax_lane(P) and the next of vector
+/// minmax_vector(P), right after P_{P-1}.
+constexpr int minmax_vector(int powers) { return powers / 4; }
+constexpr int minmax_lane(int powers) { return powers % 4; }
+static_assert(minmax_lane(kShortRowPowers) <= 2 && minmax_lane(kRowPowers) <= 2 && minmax_lane(kPowers) <= 2);
+static_assert(minmax_vector(kPowers) < 4);
+/// 0, 1, 2 for kShortRowPowers, kRowPowers, kPowers.
+constexpr int powers_index(int powers) { return powers == kShortRowPowers ? 0 : powers == kRowPowers ? 1 : 2; }
 }  // namespace
 
 struct GapMeasureBuilder::Slot {
@@ -472,8 +479,8 @@ GapMeasureBuilder::GapMeasureBuilder(double max_score, Options options)
   if (!std::isfinite(max_score)) throw std::invalid_argument("row maximum is not finite");
   if (!std::is_sorted(options_.t_grid.begin(), options_.t_grid.end()))
     throw std::invalid_argument("gap grid must be ascending");
-  if (options_.powers != kPowers && options_.powers != kRowPowers)
-    throw std::invalid_argument("GapMeasureBuilder: powers must be kPowers or kRowPowers");
+  if (options_.powers != kPowers && options_.powers != kRowPowers && options_.powers != kShortRowPowers)
+    throw std::invalid_argument("GapMeasureBuilder: powers must be kPowers, kRowPowers or kShortRowPowers");
   if (options_.near_capacity == 0) {
     near_threshold_ = 0;  // near is empty and complete below 0
     near_truncated_ = true;
@@ -518,8 +525,8 @@ std::size_t first_not_below(const double* t, std::size_t n, double x) {
 GapMeasureBuilder::Accumulator GapMeasureBuilder::empty_accumulator(int powers) {
   Accumulator empty;
   for (auto& vec : empty.v) vec = Vec4{0, 0, 0, 0};
-  const double inf = std::numeric_limits<double>::infinity();
-  empty.v[last_vector(powers)] = Vec4{0, 0, inf, -0.0};
+  empty.v[minmax_vector(powers)][minmax_lane(powers)] = std::numeric_limits<double>::infinity();
+  empty.v[minmax_vector(powers)][minmax_lane(powers) + 1] = -0.0;
   return empty;
 }
 
@@ -534,8 +541,9 @@ void GapMeasureBuilder::open_slot(Slot& slot, std::uint64_t key) {
   slot.acc = static_cast<std::uint32_t>(acc_.size());
   lowest_key_ = std::min(lowest_key_, key);
   // An empty accumulator: zero sums, min = +inf and -max = -0.
-  static const Accumulator kEmpty[2] = {empty_accumulator(kRowPowers), empty_accumulator(kPowers)};
-  acc_.resize(acc_.size() + 1 + slot.grid_count, kEmpty[options_.powers == kRowPowers ? 0 : 1]);
+  static const Accumulator kEmpty[3] = {empty_accumulator(kShortRowPowers), empty_accumulator(kRowPowers),
+                                        empty_accumulator(kPowers)};
+  acc_.resize(acc_.size() + 1 + slot.grid_count, kEmpty[powers_index(options_.powers)]);
 }
 
 /// The accumulator of a gap in a slot that is not opened yet or holds several grid points.
@@ -552,7 +560,7 @@ std::size_t GapMeasureBuilder::accumulator_of(Slot& slot, std::uint64_t key, dou
 template <int P>
 [[gnu::always_inline]] inline void GapMeasureBuilder::accumulate(Accumulator& acc, std::uint64_t bits, double gap,
                                                                  double weight) {
-  static_assert(P == kPowers || P == kRowPowers);
+  static_assert(P == kPowers || P == kRowPowers || P == kShortRowPowers);
   // v in [-1, 1): the bits below the key, exactly (gap - centre)/half_width.
   const double v = static_cast<double>(bits & kLowMask) * kLowScale - 1.0;
   const double v2 = v * v;
@@ -560,11 +568,21 @@ template <int P>
   const Vec4 q0 = Vec4{weight, weight * v, weight * v2, (weight * v) * v2};
   const Vec4 s4 = Vec4{v4, v4, v4, v4};
   const Vec4 q1 = q0 * s4;
-  const Vec4 s8 = s4 * s4;
-  const Vec4 q2 = q0 * s8;
-  constexpr int last = last_vector(P);
   acc.v[0] += q0;
   acc.v[1] += q1;
+  if constexpr (P == kShortRowPowers) {
+    // min and -max in the low half of the third vector: one packed min.
+    Vec2 t;
+    std::memcpy(&t, &acc.v[2], sizeof t);
+    const Vec2 g = Vec2{gap, -gap};
+    t = g < t ? g : t;
+    std::memcpy(&acc.v[2], &t, sizeof t);
+    return;
+  }
+  const Vec4 s8 = s4 * s4;
+  const Vec4 q2 = q0 * s8;
+  constexpr int last = minmax_vector(P);
+  static_assert(P == kShortRowPowers || minmax_lane(P) == 2);
   Vec4 tail_sum;
   if constexpr (P == kPowers) {
     acc.v[2] += q2;
@@ -599,7 +617,8 @@ void GapMeasureBuilder::add_gap(double gap) {
     m_ += 1;
   } else {
     if (!(gap > 0) || !(gap <= std::numeric_limits<double>::max())) bad_gap(gap);
-    if (options_.powers == kRowPowers) add_positive<kRowPowers>(gap, 1.0);
+    if (options_.powers == kShortRowPowers) add_positive<kShortRowPowers>(gap, 1.0);
+    else if (options_.powers == kRowPowers) add_positive<kRowPowers>(gap, 1.0);
     else add_positive<kPowers>(gap, 1.0);
     if (gap < near_threshold_) near_add(gap);
   }
@@ -648,7 +667,8 @@ template <int P>
 // The loop is cloned for AVX2 (selected at load time); the lanes compute the same bits.
 BETACRIT_CLONE_AVX2
 void GapMeasureBuilder::add_scores(std::span<const double> s) {
-  if (options_.powers == kRowPowers) add_scores_loop<kRowPowers>(s);
+  if (options_.powers == kShortRowPowers) add_scores_loop<kShortRowPowers>(s);
+  else if (options_.powers == kRowPowers) add_scores_loop<kRowPowers>(s);
   else add_scores_loop<kPowers>(s);
   total_ += static_cast<double>(s.size());
 }
@@ -763,15 +783,15 @@ GapMeasure GapMeasureBuilder::finish(double log_n) {
     if (slot.grid_count == kUnopened) continue;
     const std::uint64_t key = key_base_ + i;
     const double lo = bucket_lo(key), hi = bucket_lo(key + 1);
-    const int powers = options_.powers, last = last_vector(powers);
+    const int powers = options_.powers, mv = minmax_vector(powers), ml = minmax_lane(powers);
     for (std::uint32_t k = 0; k <= slot.grid_count; ++k) {
       const Accumulator& a = acc_[slot.acc + k];
       if (!(a.v[0][0] > 0)) continue;
       GapBucket b;
       b.center = 0.5 * (lo + hi);
       b.half_width = 0.5 * (hi - lo);
-      b.min_gap = a.v[last][2];
-      b.max_gap = -a.v[last][3];
+      b.min_gap = a.v[mv][ml];
+      b.max_gap = -a.v[mv][ml + 1];
       for (int j = 0; j < powers; ++j) b.power[static_cast<std::size_t>(j)] = a.v[j / 4][j % 4];
       g.buckets.push_back(b);
     }

@@ -36,8 +36,14 @@ inline constexpr int kTaylorOrder = 12;         ///< J: series terms 0..J
 inline constexpr int kPowers = kTaylorOrder + 2;  ///< P_0..P_{J+1} (S1 needs J+1)
 inline constexpr double kTaylorMaxX = 0.5;      ///< series used while β·half_width <= this
 /// Power sums kept per bucket for unit-weight rows of n <= 2^64 (P_0..P_9; the rest are 0):
-/// there the truncation error stays below 1e-15 of S0 (docs/performance.md).
+/// there the truncation error stays below 1e-12 of S0 (docs/performance.md).
 inline constexpr int kRowPowers = 10;
+/// Power sums kept per bucket for unit-weight rows of n <= kShortRowMaxN (P_0..P_7): the
+/// truncation error stays below 1e-13 of S0 and one vector of sums per score is saved.
+inline constexpr int kShortRowPowers = 8;
+inline constexpr double kShortRowMaxN = 16777216.0;  ///< 2^24
+/// The power sums a row of n unit-weight scores keeps (kShortRowPowers or kRowPowers).
+[[nodiscard]] inline int row_powers(double n) { return n <= kShortRowMaxN ? kShortRowPowers : kRowPowers; }
 
 struct GapBucket {
   double center = 0, half_width = 0;
@@ -89,7 +95,7 @@ class GapMeasure {
   double log_n = 0;   ///< log n (tail mode: n may exceed any integer type)
   double m = 0;       ///< number of scores tied at the maximum
   std::vector<GapBucket> buckets;  ///< ascending, non-empty buckets only
-  int bucket_powers = kPowers;     ///< power sums the buckets keep (kPowers or kRowPowers)
+  int bucket_powers = kPowers;     ///< power sums the buckets keep (kPowers, kRowPowers or kShortRowPowers)
   std::vector<double> near;        ///< smallest positive gaps, ascending, weight 1 each
   /// All positive gaps strictly below this value are in `near` (+inf: near holds all).
   double near_complete_below = std::numeric_limits<double>::infinity();
@@ -127,8 +133,9 @@ class GapMeasureBuilder {
     /// the boundary is that bucket's lower end. With weighted gaps, exactly the K smallest.
     std::size_t near_capacity = 4096;
     std::vector<double> t_grid;        ///< ascending grid for N_n(t)
-    /// Power sums kept per bucket: kPowers, or kRowPowers when at most 2^64 unit-weight gaps
-    /// enter the buckets (weighted gaps never do), which is faster at the same accuracy.
+    /// Power sums kept per bucket: kPowers, or row_powers(n) (kRowPowers or kShortRowPowers)
+    /// when at most n unit-weight gaps enter the buckets (weighted gaps never do), which is
+    /// faster at an accuracy that still meets the bounds in docs/performance.md.
     int powers = kPowers;
   };
   GapMeasureBuilder(double max_score, Options options);

@@ -89,11 +89,11 @@ struct RangeCollector {
   }
 };
 
-GapMeasureBuilder::Options builder_options(const RowSettings& s) {
+GapMeasureBuilder::Options builder_options(const RowSettings& s, double n) {
   GapMeasureBuilder::Options o;
   o.near_capacity = s.near_capacity;
   o.t_grid = s.t_grid;
-  o.powers = kRowPowers;  // unit weights, n < 2^64
+  o.powers = row_powers(n);  // unit weights, n < 2^64
   return o;
 }
 
@@ -120,7 +120,7 @@ MeasuredRow measure_row(const Model& model, std::uint64_t n, const Engine& start
     mx = std::max(mx, checked_max(s, column));
     column += s.size();
   });
-  GapMeasureBuilder b(mx, builder_options(settings));
+  GapMeasureBuilder b(mx, builder_options(settings, static_cast<double>(n)));
   for_each_block(model, n, start, scratch, [&](std::span<const double> s) { b.add_scores(s); });
   out.gaps = b.finish(log_n);
   out.passes = 2;
@@ -140,7 +140,7 @@ MeasuredRow measure_scores(std::span<const double> scores, const RowSettings& se
   if (scores.empty()) throw std::invalid_argument("empty row");
   MeasuredRow out;
   const double mx = checked_max(scores);
-  GapMeasureBuilder::Options options = builder_options(settings);
+  GapMeasureBuilder::Options options = builder_options(settings, static_cast<double>(scores.size()));
   options.near_capacity = std::min(options.near_capacity, RowSettings::kInMemoryNear);
   GapMeasureBuilder b(mx, std::move(options));
   b.add_scores(scores);

@@ -88,7 +88,7 @@ TEST_CASE("index sums equal a direct long-double sum for every model and many be
     for (std::uint64_t n : {std::uint64_t{7}, std::uint64_t{1000}, std::uint64_t{40000}}) {
       if (n < model->min_n()) continue;
       const auto s = draw(*model, n, 3);
-      for (int powers : {kPowers, kRowPowers}) {
+      for (int powers : {kPowers, kRowPowers, kShortRowPowers}) {
         const GapMeasure g = build(s, powers);
         CAPTURE(type, n, powers, g.buckets.size(), g.index.size());
         REQUIRE(g.index_buckets == g.buckets.size());
@@ -115,7 +115,7 @@ TEST_CASE("index over gaps spanning hundreds of octaves, ties and atoms", "[fast
   std::vector<double> s = {0.0, 0.0, -1e-200, -3e-150, -2e-100, -1e-50, -1e-20, -1e-10, -0.5, -0.5, -0.5,
                            -1.0, -1.0 - 1e-15, -2.0, -1e10, -5e50, -1e100, -1e150, -1e200};
   for (int i = 0; i < 300; ++i) s.push_back(-std::ldexp(1.0, i - 150) * (1.0 + i * 1e-3));
-  for (int powers : {kPowers, kRowPowers}) {
+  for (int powers : {kPowers, kRowPowers, kShortRowPowers}) {
     const GapMeasure g = build(s, powers, 8);
     REQUIRE(g.m == 2);
     REQUIRE_FALSE(g.index.empty());
@@ -151,13 +151,89 @@ TEST_CASE("fewer power sums per bucket keep the observables of the full series",
   }
 }
 
+TEST_CASE("eight power sums keep the observables of the full series", "[fast][powers]") {
+  auto model = make_model("gaussian", {});
+  const auto s = draw(*model, 200000, 1);
+  const GapMeasure full = build(s, kPowers);
+  const GapMeasure row = build(s, kShortRowPowers);
+  REQUIRE(row.bucket_powers == kShortRowPowers);
+  REQUIRE(full.buckets.size() == row.buckets.size());
+  std::size_t differ = 0;
+  for (std::size_t i = 0; i < row.buckets.size(); ++i) {
+    for (int j = kShortRowPowers; j < kPowers; ++j) differ += row.buckets[i].power[static_cast<std::size_t>(j)] != 0;
+    for (int j = 0; j < kShortRowPowers; ++j)
+      differ += row.buckets[i].power[static_cast<std::size_t>(j)] != full.buckets[i].power[static_cast<std::size_t>(j)];
+    differ += row.buckets[i].min_gap != full.buckets[i].min_gap || row.buckets[i].max_gap != full.buckets[i].max_gap;
+  }
+  CHECK(differ == 0);
+  for (double beta = 0.01; beta < 1e4; beta *= 1.7) {
+    const auto a = observables_at(full, beta), b = observables_at(row, beta);
+    CAPTURE(beta);
+    CHECK(std::fabs(a.entropy - b.entropy) <= 1e-12 * std::max(1.0, a.entropy));
+    CHECK(std::fabs(a.max_weight / b.max_weight - 1) <= 1e-12);
+    CHECK(std::fabs(a.collision / b.collision - 1) <= 1e-12);
+  }
+}
+
+TEST_CASE("a bucket with eight power sums errs by at most the truncation bound", "[fast][powers]") {
+  // The bound of docs/performance.md: with P_0..P_7, a bucket's S0 errs by at most
+  // x^8 e^{2x}/8! of its own S0 and its T1 = β·S1 by (y + 8)·x^8 e^{2x}/8! of it, where
+  // x = β·half_width and y = β·centre (|v| <= 1). Checked bucket by bucket against the
+  // full series, from the x of the rows that keep eight sums up to x = 1/2.
+  auto model = make_model("gaussian", {});
+  const auto s = draw(*model, 100000, 5);
+  const GapMeasure full = build(s, kPowers);
+  const GapMeasure row = build(s, kShortRowPowers);
+  REQUIRE(full.buckets.size() == row.buckets.size());
+  const double x_short = std::log(kShortRowMaxN) / 256;  // the largest x that matters for those rows
+  double worst_ratio = 0;
+  for (std::size_t i = 0; i < row.buckets.size(); ++i) {
+    if (full.buckets[i].is_atom()) continue;
+    for (double x : {1e-3, 0.01, 0.03, x_short, 0.15, 0.3, 0.5}) {
+      const double beta = x / full.buckets[i].half_width;
+      const double y = beta * full.buckets[i].center;
+      auto one = [&](const GapMeasure& g) {
+        GapMeasure b;
+        b.n = 1e300;  // no cutoff
+        b.log_n = std::log(b.n);
+        b.bucket_powers = g.bucket_powers;
+        b.buckets = {g.buckets[i]};
+        const GapSums r = b.sums_from_buckets(beta);
+        return GapSums{r.s0 * std::exp(y), r.t1 * std::exp(y)};  // without the common e^{-y}
+      };
+      const GapSums a = one(full), b = one(row);
+      const double bound = std::pow(x, 8) * std::exp(2 * x) / 40320.0;
+      const double round = 1e-15 * (a.s0 + a.t1);
+      CAPTURE(i, x, y, a.s0, b.s0, a.t1, b.t1, bound);
+      CHECK(std::fabs(a.s0 - b.s0) <= bound * a.s0 + round);
+      CHECK(std::fabs(a.t1 - b.t1) <= (y + 8) * bound * a.s0 + round);
+      if (x >= 0.15) worst_ratio = std::max(worst_ratio, std::fabs(a.s0 - b.s0) / (bound * a.s0));
+    }
+  }
+  // The bound is not vacuous: at x >= 0.15 some bucket comes within a factor 100 of it.
+  CHECK(worst_ratio > 0.01);
+}
+
+TEST_CASE("rows up to 2^24 scores keep eight power sums, longer rows ten", "[fast][powers]") {
+  CHECK(row_powers(1) == kShortRowPowers);
+  CHECK(row_powers(kShortRowMaxN) == kShortRowPowers);
+  CHECK(row_powers(kShortRowMaxN + 1) == kRowPowers);
+  CHECK(row_powers(std::ldexp(1.0, 60)) == kRowPowers);
+  auto model = make_model("gaussian", {});
+  RowScratch scratch;
+  RowSettings settings;
+  settings.t_grid = grid(4.0, 16);
+  const MeasuredRow r = measure_row(*model, 5000, row_engine(3, "gaussian", 5000, 0), settings, scratch);
+  CHECK(r.gaps.bucket_powers == kShortRowPowers);
+}
+
 TEST_CASE("the dispatched accumulation loop gives the same bits as one gap at a time", "[fast][dispatch]") {
   // add_scores runs a loop cloned per instruction set (AVX2 where the CPU has it); add_gap
   // runs the baseline code. Element-wise arithmetic makes them agree bit for bit.
   auto model = make_model("student_t", {{"nu", 3}});
   const auto s = draw(*model, 50000, 9);
   const double mx = *std::max_element(s.begin(), s.end());
-  for (int powers : {kPowers, kRowPowers}) {
+  for (int powers : {kPowers, kRowPowers, kShortRowPowers}) {
     GapMeasureBuilder::Options o;
     o.near_capacity = 100;
     o.t_grid = grid(4.0, 64);
