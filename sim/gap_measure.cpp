@@ -287,6 +287,30 @@ int common_level(double a, double b) {
 /// Length of the padded runs of add_recentered (a multiple of 4 lanes, >= kIndexTerms).
 constexpr std::size_t kPadded = (kIndexTerms + 3) / 4 * 4;
 
+/// The shifts d^i/i! of add_recentered, padded: kPadded zeros, the kIndexTerms values, zeros.
+struct ShiftTable {
+  alignas(32) double v[2 * kPadded];
+};
+/// Fills t for the offset d, by the one sequence of roundings add_recentered relies on.
+inline void fill_shift(ShiftTable& t, double d) {
+  for (double& x : t.v) x = 0;
+  double dj = 1;
+  for (std::size_t i = 0; i < kIndexTerms; ++i) {
+    t.v[kPadded + i] = dj * kInverseFactorial[i];
+    dj *= d;
+  }
+}
+/// The tables of the offsets of children up to three levels below their parent,
+/// d = k/8 - 1 for k = 1..15 (most children: the re-expression then needs no powers of d).
+const std::array<ShiftTable, 16>& eighths_shift_tables() {
+  static const std::array<ShiftTable, 16> tables = [] {
+    std::array<ShiftTable, 16> t{};
+    for (int k = 1; k < 16; ++k) fill_shift(t[static_cast<std::size_t>(k)], k / 8.0 - 1.0);
+    return t;
+  }();
+  return tables;
+}
+
 /// `out` has kIndexTerms + kPadded entries; the first kIndexTerms are the parent's series.
 [[gnu::always_inline]] inline void add_recentered(const GapIndexNode& child, double center, double half_width,
                                                   double* out) {
@@ -309,18 +333,31 @@ constexpr std::size_t kPadded = (kIndexTerms + 3) / 4 * 4;
   // higher order, which are dropped.
   typedef double V4 __attribute__((vector_size(32)));
   constexpr std::size_t kFront = kPadded;  // zeros before shift[0]
-  alignas(32) double shift[kFront + kPadded] = {};
-  double dj = 1;
-  for (std::size_t i = 0; i < kIndexTerms; ++i) {
-    shift[kFront + i] = dj * kInverseFactorial[i];
-    dj *= d;
+  // d is a multiple of 1/8 for a child up to three levels below: its table is made once.
+  const double k8 = (d + 1.0) * 8.0;
+  const int k = static_cast<int>(k8);
+  ShiftTable own;
+  const double* shift;
+  if (k8 > 0 && k8 < 16 && static_cast<double>(k) == k8) {
+    shift = eighths_shift_tables()[static_cast<std::size_t>(k)].v;
+  } else {
+    fill_shift(own, d);
+    shift = own.v;
   }
-  double scaled[kIndexTerms];
-  double aj = 1;
+  // a = 2^(child level - parent level): its powers are exact, so four chains in a^4 give
+  // the bits of one chain in a (an underflow gives zero either way).
+  double scaled[kIndexTerms + 3];
   const std::size_t terms = child.terms;
-  for (std::size_t j = 0; j < terms; ++j) {
-    scaled[j] = child.a(j) * aj;
-    aj *= a;
+  {
+    const double a2 = a * a, a4 = a2 * a2;
+    double p0 = 1, p1 = a, p2 = a2, p3 = a * a2;
+    for (std::size_t j = 0; j < terms; j += 4) {
+      scaled[j] = child.a(j) * p0;
+      scaled[j + 1] = j + 1 < terms ? child.a(j + 1) * p1 : 0.0;
+      scaled[j + 2] = j + 2 < terms ? child.a(j + 2) * p2 : 0.0;
+      scaled[j + 3] = j + 3 < terms ? child.a(j + 3) * p3 : 0.0;
+      p0 *= a4, p1 *= a4, p2 *= a4, p3 *= a4;
+    }
   }
   for (std::size_t k0 = 0; k0 < kPadded; k0 += 4) {
     V4 sum;
