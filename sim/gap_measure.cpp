@@ -38,7 +38,7 @@ constexpr std::array<double, kIndexTerms> kInverseFactorial = inverse_factorials
 
 /// Fills a node's interleaved (A_j, B_j) from power sums P_j (scaled by 1/j! when
 /// `power_sums`) or from A_j directly.
-void set_series(GapIndexNode& nd, const double* values, int count, bool power_sums) {
+[[gnu::always_inline]] inline void set_series(GapIndexNode& nd, const double* values, int count, bool power_sums) {
   std::array<double, kIndexTerms> a{};
   for (int j = 0; j < count && j < kIndexTerms; ++j)
     a[static_cast<std::size_t>(j)] = power_sums ? values[j] * kInverseFactorial[static_cast<std::size_t>(j)] : values[j];
@@ -229,6 +229,12 @@ int exponent_of(double x) {
   return std::max(e, 1) - 1023;
 }
 
+/// 2^k exactly (ldexp(1, k), without the library call for normal results).
+double pow2(int k) {
+  if (k >= -1022 && k <= 1023) return std::bit_cast<double>(static_cast<std::uint64_t>(k + 1023) << 52);
+  return std::ldexp(1.0, k);
+}
+
 /// Level L of a power of two 2^L (half widths are 2^(L-1)).
 int level_of_width(double width) {
   const std::uint64_t bits = std::bit_cast<std::uint64_t>(width);
@@ -264,12 +270,12 @@ double dyadic_floor(double x, int level) {
 
 /// Whether a bucket is a dyadic interval (power-of-two width, aligned) holding its gaps, as
 /// the builder makes them, or an exact atom (half width 0).
-bool is_dyadic(const GapBucket& b) {
+[[gnu::always_inline]] inline bool is_dyadic(const GapBucket& b) {
   if (!std::isfinite(b.center) || !std::isfinite(b.half_width) || !(b.min_gap > 0)) return false;
   if (b.half_width == 0) return b.is_atom() && b.center == b.min_gap && std::isfinite(b.min_gap);
   if (!(b.half_width > 0)) return false;
   const Cell c = cell_of(b);
-  if (std::ldexp(1.0, c.level - 1) != b.half_width) return false;
+  if (pow2(c.level - 1) != b.half_width) return false;
   return c.lo >= 0 && dyadic_floor(c.lo, c.level) == c.lo && b.min_gap >= c.lo && b.max_gap <= c.lo + 2 * b.half_width;
 }
 
@@ -373,7 +379,7 @@ const std::array<ShiftTable, 16>& eighths_shift_tables() {
   }
 }
 
-void set_leaf_node(GapIndexNode& nd, const GapBucket& b, int powers) {
+[[gnu::always_inline]] inline void set_leaf_node(GapIndexNode& nd, const GapBucket& b, int powers) {
   nd.center = b.center;
   nd.half_width = b.half_width;
   nd.min_gap = b.min_gap;
@@ -425,8 +431,8 @@ void GapMeasure::build_index() {
   // children go straight to its parent (most nodes near the buckets of a dense region).
   auto emit_internal = [&](const Open& o, int parent_level) __attribute__((always_inline)) {
     const double min_gap = index[o.start].min_gap;
-    if (min_gap * std::ldexp(1.0, 1 - parent_level) > cutoff) return;
-    const double half_width = std::ldexp(1.0, o.level - 1);
+    if (min_gap * pow2(1 - parent_level) > cutoff) return;
+    const double half_width = pow2(o.level - 1);
     const double center = o.lo + half_width;
     const std::size_t end = index.size();
     alignas(32) double series[kIndexTerms + kPadded] = {};
