@@ -64,6 +64,9 @@ inline constexpr double kIndexMaxX = 1.0;  ///< an index node is summed whole wh
 /// B_j = (j+1)·A_{j+1} of A'(z), which gives S1. Nodes are stored in postorder and read
 /// from the end: a node, then its children's subtrees from the largest gaps down.
 struct GapIndexNode {
+  /// Leaves `ab` uninitialised: a value-initialised node (vector::emplace_back) would
+  /// otherwise zero all 336 bytes before they are written.
+  GapIndexNode() {}  // NOLINT(modernize-use-equals-default): `= default` would zero `ab`
   // What the walk reads first, in the node's first cache line.
   double center = 0, half_width = 0;
   double min_gap = 0, max_gap = 0;
