@@ -7,13 +7,14 @@
 //  * m        — the tie count at the maximum (gap exactly 0);
 //  * buckets  — every positive gap, in log-spaced buckets keyed by the top bits of its
 //               IEEE-754 pattern (relative width <= 2^-7). A bucket stores its weight,
-//               its min and max gap and the power sums P_j = Σ w v^j, j = 0..kPowers-1, of
+//               its min and max gap and the power sums P_j = Σ w v^j, j = 0..kPowers-1
+//               (fewer for unit-weight rows: row_powers), of
 //               v = (Δ - centre)/half_width ∈ [-1, 1]. S0(β) and β·S1(β) of a bucket follow
 //               from a Taylor series in x = β·half_width; a bucket whose min equals its max
 //               is an exact atom. A bucket that contains a point t_j of the N_n(t) grid
 //               is split at it into two buckets (same centre and half width, disjoint
 //               [min, max]), so every bucket lies on one side of every grid point.
-//               Error analysis: docs/ARCHITECTURE.md.
+//               Error analysis: docs/ARCHITECTURE.md, docs/performance.md.
 //  * near     — the smallest positive gaps, exactly (for β_acc), ascending;
 //  * counts   — N_n(t) = #{0 < Δ <= t} on a fixed grid, exactly.
 //
@@ -39,7 +40,8 @@ inline constexpr double kTaylorMaxX = 0.5;      ///< series used while β·half_
 /// there the truncation error stays below 1e-12 of S0 (docs/performance.md).
 inline constexpr int kRowPowers = 10;
 /// Power sums kept per bucket for unit-weight rows of n <= kShortRowMaxN (P_0..P_7): the
-/// truncation error stays below 1e-13 of S0 and one vector of sums per score is saved.
+/// truncation error stays below 1e-14 of S0 and 3e-13 of S0 in β·S1 (docs/performance.md),
+/// and one vector of sums per score is saved.
 inline constexpr int kShortRowPowers = 8;
 inline constexpr double kShortRowMaxN = 16777216.0;  ///< 2^24
 /// The power sums a row of n unit-weight scores keeps (kShortRowPowers or kRowPowers).
