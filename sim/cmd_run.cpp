@@ -7,6 +7,7 @@
 #include "sim/h5.hpp"
 #include "sim/store.hpp"
 #include "sim/sweep.hpp"
+#include "sim/tail_row.hpp"
 
 #include <unistd.h>
 
@@ -230,9 +231,17 @@ void print_run_summary(const std::string& results_path, const RunConfig& cfg, st
   out << std::left << std::setw(16) << "model" << std::setw(6) << "mode" << std::setw(24) << "n"
       << std::setw(32) << "median beta_acc [95% CI]" << std::setw(18) << "median beta_half" << std::setw(17)
       << "sweep_half_mass" << "theory beta*\n";
-  bool unbracketed = false;
+  bool unbracketed = false, drawn_in_full = false;
   for (const ModelEntry& me : cfg.models) {
     const h5::Group g = f.open_group("/models/" + me.label);
+    std::string mode = g.string_attr("mode");
+    if (mode == "tail" && g.has_attr("row_mode")) {
+      const auto row_mode = g.strings_attr("row_mode");
+      if (std::find(row_mode.begin(), row_mode.end(), "exact") != row_mode.end()) {
+        mode += "*";
+        drawn_in_full = true;
+      }
+    }
     const std::size_t N = g.open_dataset("log2_n").dims().at(0);
     const std::string range = N == 0 ? "-" : n_text(g, 0) + " .. " + n_text(g, N - 1);
     std::string acc = "-";
@@ -248,12 +257,16 @@ void print_run_summary(const std::string& results_path, const RunConfig& cfg, st
     }
     std::string theory = "-";
     if (g.exists("theory/beta_star")) theory = num(g.read<double>("theory/beta_star").data.back());
-    out << std::left << std::setw(16) << me.label << std::setw(6) << g.string_attr("mode") << std::setw(24) << range
+    out << std::left << std::setw(16) << me.label << std::setw(6) << mode << std::setw(24) << range
         << std::setw(32) << acc << std::setw(18) << half << std::setw(17) << sweep << theory << "\n";
   }
   if (unbracketed)
     out << "* nan: the beta grid does not bracket the mean max_weight = 1/2 crossing (see the 'notes' attribute "
            "of critical/sweep_half_mass)\n";
+  if (drawn_in_full)
+    out << "tail*: rows short enough are drawn in full, exactly as in exact mode (n <= "
+        << static_cast<std::uint64_t>(TailSettings{}.exact_threshold())
+        << "); the row_mode attribute of the model's group says which n\n";
   out << std::flush;
 }
 

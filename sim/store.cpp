@@ -3,6 +3,7 @@
 #include "analysis/statistics.hpp"
 #include "betacrit_version.hpp"
 #include "sim/h5.hpp"
+#include "sim/tail_row.hpp"
 
 #include <fcntl.h>
 #include <signal.h>
@@ -69,6 +70,15 @@ void write_model(const h5::Group& models, const RunConfig& cfg, const RunPlan& p
   if (law.gamma) g.set_double_attr("law_gamma", *law.gamma);
   g.set_string_attr("law_formula", law.formula);
   g.set_string_attr("mode", std::string(row_mode_name(me.mode)));
+  {
+    // How each n was produced: tail mode draws short rows in full (exact).
+    std::vector<std::string> row_mode(N);
+    for (std::size_t i = 0; i < N; ++i)
+      row_mode[i] = std::string(row_mode_name(cells[i].tail && !tail_row_drawn_in_full(cells[i].log2_n)
+                                                  ? RowMode::tail
+                                                  : RowMode::exact));
+    g.set_strings_attr("row_mode", row_mode);
+  }
   g.set_int_attr("rows", static_cast<std::int64_t>(cfg.rows));
   g.set_string_attr("beta_scale", std::string(beta_scale_name(cfg.beta_scale)));
 

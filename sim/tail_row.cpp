@@ -102,6 +102,12 @@ class TailQuantile {
 
 bool tail_mode_supported(const Model& model) { return model.iid() && model.upper_quantile_log(-1.0).has_value(); }
 
+bool tail_row_drawn_in_full(double log2_n, const TailSettings& tail) {
+  double n = std::exp2(log2_n);
+  if (n < 0x1p53) n = std::nearbyint(n);
+  return n <= tail.exact_threshold();
+}
+
 MeasuredRow measure_tail_row(const Model& model, double log2_n, const Engine& start, const RowSettings& settings) {
   return measure_tail_row(model, log2_n, start, settings, TailSettings{});
 }
@@ -120,7 +126,7 @@ MeasuredRow measure_tail_row(const Model& model, double log2_n, const Engine& st
 
   double n = std::exp2(log2_n);
   if (n < 0x1p53) n = std::nearbyint(n);
-  if (n <= tail.exact_threshold()) {
+  if (tail_row_drawn_in_full(log2_n, tail)) {
     RowScratch scratch;
     inf.drawn_in_full = true;
     MeasuredRow row = measure_row(model, static_cast<std::uint64_t>(n), start, settings, scratch);

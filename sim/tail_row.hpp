@@ -41,6 +41,10 @@ struct TailSettings {
   }
 };
 
+/// Whether a tail-mode row of length 2^log2_n is drawn in full by the exact row engine
+/// (n <= K + S·r): the output then records the row length as produced in exact mode.
+[[nodiscard]] bool tail_row_drawn_in_full(double log2_n, const TailSettings& tail = {});
+
 /// What one tail-mode row did (tests and benchmarks).
 struct TailRowInfo {
   bool drawn_in_full = false;        ///< n <= K + S·r: measure_row was used

@@ -32,6 +32,27 @@ stderr_has() {  # TEXT DESCRIPTION
   grep -qF -- "$1" "$tmp/err" || { bad "$2: stderr lacks '$1'"; sed 's/^/    stderr: /' "$tmp/err" | head -20; }
 }
 
+# ------------------------------------------------------------- which mode made each n
+# Tail mode draws rows of n <= 5120 in full: the output says so per n (row_mode) and the
+# summary marks the model.
+cat >"$tmp/tail.json" <<'EOF'
+{"seed": 5, "rows": 4, "n": {"log2": [8, 14, 20]}, "mode": "tail",
+ "beta": {"min": 0.1, "max": 8, "count": 8}, "models": [{"type": "gaussian"}]}
+EOF
+if expect_status 0 "tail-mode run" -- "$bin" run "$tmp/tail.json" -o "$tmp/tail.h5"; then
+  grep -q "^gaussian  *tail\* " "$tmp/out" || bad "tail-mode summary does not mark the rows drawn in full (tail*)"
+  grep -q "^tail\*: " "$tmp/out" || bad "tail-mode summary lacks the tail* note"
+  "$py" - "$tmp/tail.h5" <<'EOF' || bad "tail-mode row_mode attribute"
+import sys
+import h5py
+g = h5py.File(sys.argv[1], "r")["models/gaussian"]
+got = (g.attrs["mode"], list(g.attrs["row_mode"]))
+if got != ("tail", ["exact", "tail", "tail"]):
+    print("    mode, row_mode =", got)
+    sys.exit(1)
+EOF
+fi
+
 # ------------------------------------------------------------- closed forms
 # sparse_gap with noise 0: every row is the same row, max_weight = 1/(m + (n-m) e^{-beta delta})
 # with delta = gap/(log n)^a, and beta_acc = beta_half = log((n-m)/m)/delta per row.
@@ -80,6 +101,8 @@ for label, a in (("flat", 0.0), ("shrinking", 1.0)):
         problems.append(f"{label}: gaps/mean_count is not the step (n - m)[t >= delta]")
     if g.attrs["type"] != "sparse_gap" or g.attrs["mode"] != "exact":
         problems.append(f"{label}: type/mode attributes wrong")
+    if list(g.attrs["row_mode"]) != ["exact"] * 4:
+        problems.append(f"{label}: row_mode {list(g.attrs['row_mode'])}, expected exact for every n")
     if abs(g.attrs["law_gamma"] - (1 + a)) > 0:
         problems.append(f"{label}: law_gamma {g.attrs['law_gamma']} != {1 + a}")
     if '"signals":2' not in g.attrs["params"] or '"noise":0' not in g.attrs["params"]:
