@@ -152,7 +152,8 @@ void BM_BuildGapMeasure(benchmark::State& state) {
   const double mx = *std::max_element(s.begin(), s.end());
   const auto settings = default_settings();
   for (auto _ : state) {
-    GapMeasureBuilder b(mx, {settings.near_capacity, settings.t_grid, row_powers(static_cast<double>(n))});  // as measure_row
+    // as measure_row
+    GapMeasureBuilder b(mx, {settings.near_capacity, settings.t_grid, row_powers(static_cast<double>(n))});
     b.add_scores(s);
     GapMeasure g = b.finish(std::log(static_cast<double>(n)));
     benchmark::DoNotOptimize(g.buckets.data());

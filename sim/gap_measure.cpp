@@ -136,8 +136,8 @@ double cutoff_for(double n) { return std::log(std::max(n, 1.0)) + kNegligible; }
 /// Walks the index at β: a node fine enough for its series (or a bucket) is summed whole
 /// and its subtree skipped, a node wholly beyond the cutoff is skipped, others are opened.
 template <bool Second>
-[[gnu::always_inline]] inline void walk_index(const std::vector<GapIndexNode>& index, double beta, double cutoff, double& s0, double& t1,
-                double& t2) {
+[[gnu::always_inline]] inline void walk_index(const std::vector<GapIndexNode>& index, double beta, double cutoff,
+                                              double& s0, double& t1, double& t2) {
   // Postorder read from the end: a node, then its children's subtrees from the last.
   for (std::size_t i = index.size(); i > 0;) {
     const GapIndexNode& node = index[i - 1];

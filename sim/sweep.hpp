@@ -42,7 +42,8 @@ struct Welford {
 
 /// Scores per work unit the block size aims at (a unit is never less than one row).
 inline constexpr std::uint64_t kScoresPerUnit = std::uint64_t{1} << 21;
-/// Per-row work besides drawing (observables on the β grid, estimators), in score units.
+/// Per-row work besides drawing (observables on the β grid, estimators, index, near gaps),
+/// in score units: about 0.1-0.2 ms a row, some 2^14 scores (docs/performance.md).
 inline constexpr std::uint64_t kRowOverhead = std::uint64_t{1} << 14;
 /// Cost of one tail-mode row in score units (it does not grow with n).
 inline constexpr std::uint64_t kTailRowCost = std::uint64_t{1} << 14;

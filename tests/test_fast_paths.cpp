@@ -140,8 +140,8 @@ TEST_CASE("fewer power sums per bucket keep the observables of the full series",
     std::size_t differ = 0;
     for (std::size_t i = 0; i < row.buckets.size(); ++i) {
       for (int j = powers; j < kPowers; ++j) differ += row.buckets[i].power[static_cast<std::size_t>(j)] != 0;
-      for (int j = 0; j < powers; ++j)
-        differ += row.buckets[i].power[static_cast<std::size_t>(j)] != full.buckets[i].power[static_cast<std::size_t>(j)];
+      for (std::size_t j = 0; j < static_cast<std::size_t>(powers); ++j)
+        differ += row.buckets[i].power[j] != full.buckets[i].power[j];
       differ += row.buckets[i].min_gap != full.buckets[i].min_gap || row.buckets[i].max_gap != full.buckets[i].max_gap;
     }
     CHECK(differ == 0);
