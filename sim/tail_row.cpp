@@ -102,10 +102,16 @@ class TailQuantile {
 
 bool tail_mode_supported(const Model& model) { return model.iid() && model.upper_quantile_log(-1.0).has_value(); }
 
+namespace {
+/// The row length 2^log2_n, an integer where doubles hold every integer.
+double tail_row_length(double log2_n) {
+  const double n = std::exp2(log2_n);
+  return n < 0x1p53 ? std::nearbyint(n) : n;
+}
+}  // namespace
+
 bool tail_row_drawn_in_full(double log2_n, const TailSettings& tail) {
-  double n = std::exp2(log2_n);
-  if (n < 0x1p53) n = std::nearbyint(n);
-  return n <= tail.exact_threshold();
+  return tail_row_length(log2_n) <= tail.exact_threshold();
 }
 
 MeasuredRow measure_tail_row(const Model& model, double log2_n, const Engine& start, const RowSettings& settings) {
@@ -124,8 +130,7 @@ MeasuredRow measure_tail_row(const Model& model, double log2_n, const Engine& st
   TailRowInfo& inf = info ? *info : local_info;
   inf = TailRowInfo{};
 
-  double n = std::exp2(log2_n);
-  if (n < 0x1p53) n = std::nearbyint(n);
+  const double n = tail_row_length(log2_n);
   if (tail_row_drawn_in_full(log2_n, tail)) {
     RowScratch scratch;
     inf.drawn_in_full = true;
